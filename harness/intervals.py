@@ -1,0 +1,94 @@
+"""Bootstrap intervals for any metric plugin, stratified by class.
+
+Items are resampled with replacement within each class, so every resample
+keeps the class balance of the split. A metric that accepts
+``sample_weight`` is evaluated on resampling counts over the original
+arrays, which avoids copying them; any other metric is evaluated on the
+resampled items. The seed is recorded with the interval.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from harness.types import MetricPlugin, Truth
+
+__all__ = ["metric_interval", "stratified_counts"]
+
+
+def stratified_counts(
+    labels: np.ndarray, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw ``(n_resamples, N)`` resampling counts that keep each class's size.
+
+    Multi-label truth (one row of labels per item) is stratified on whether an
+    item has any positive label.
+    """
+    strata = labels if labels.ndim == 1 else labels.reshape(len(labels), -1).any(1)
+    counts = np.zeros((n_resamples, len(strata)), dtype=np.int64)
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        draws = rng.multinomial(
+            len(members), np.full(len(members), 1.0 / len(members)), size=n_resamples
+        )
+        counts[:, members] = draws
+    return counts
+
+
+def _values(metric: MetricPlugin, result: Any) -> dict[str | None, float]:
+    if metric.outputs:
+        return {k: float(result[k]) for k in metric.outputs}
+    return {None: float(result)}
+
+
+def metric_interval(
+    metric: MetricPlugin,
+    options: Mapping[str, Any],
+    truth: Truth,
+    scores: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str | None, dict[str, Any]]:
+    """Return a percentile bootstrap interval per output of ``metric``.
+
+    :returns: a mapping from output name (``None`` for a single-valued
+        metric) to ``{"low", "high", "confidence", "n_resamples", "seed",
+        "undefined"}``; ``undefined`` counts resamples where the metric was
+        NaN, which are left out of the percentiles.
+    """
+    rng = np.random.default_rng(seed)
+    counts = stratified_counts(np.asarray(truth.labels), n_resamples, rng)
+    samples: dict[str | None, list[float]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for row in counts:
+            if metric.weighted:
+                result = metric.func(truth, scores, sample_weight=row, **options)
+            else:
+                index = np.repeat(np.arange(len(row)), row)
+                result = metric.func(truth.take(index), scores[index], **options)
+            for key, value in _values(metric, result).items():
+                samples.setdefault(key, []).append(value)
+    alpha = (1.0 - confidence) / 2.0
+    intervals = {}
+    for key, values in samples.items():
+        array = np.asarray(values, dtype=np.float64)
+        finite = array[np.isfinite(array)]
+        low = high = None
+        if finite.size:
+            low, high = (float(q) for q in np.quantile(finite, [alpha, 1 - alpha]))
+        intervals[key] = {
+            "low": low,
+            "high": high,
+            "confidence": confidence,
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "undefined": int(array.size - finite.size),
+        }
+    return intervals

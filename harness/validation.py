@@ -1,0 +1,149 @@
+"""Check predictions against the schema and for meaning before any scoring.
+
+Whatever a submission returns is untrusted: it is parsed with a size cap,
+checked against ``schemas/predictions.schema.json``, matched to the truth by
+item id (missing, extra and duplicated ids are named), and checked for
+shape, numeric type and finiteness. Every message says what was found and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import PredictionsError
+from harness.schemas import validate
+
+__all__ = ["read_predictions", "align_predictions", "MAX_PREDICTIONS_BYTES"]
+
+MAX_PREDICTIONS_BYTES = 512 * 1024**2
+_SHOW = 5
+
+
+def _reject_constant(name: str) -> float:
+    raise PredictionsError(
+        f"predictions contain {name}, which is not a number; return finite floats"
+    )
+
+
+def read_predictions(
+    path: Path, *, max_bytes: int = MAX_PREDICTIONS_BYTES
+) -> dict[str, Any]:
+    """Parse and schema-check a predictions file.
+
+    ``NaN`` and ``Infinity`` tokens are accepted by the parser so that the
+    meaning check can name the item that carries them.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise PredictionsError(
+            f"{path.name} is a symbolic link; predictions must be a regular file"
+        )
+    if not path.is_file():
+        raise PredictionsError(f"no predictions file at {path}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise PredictionsError(
+            f"{path.name} is {size} bytes; at most {max_bytes} are accepted"
+        )
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PredictionsError(f"{path.name} is not valid JSON: {exc}") from exc
+    validate(document, "predictions", source=path.name, error=PredictionsError)
+    return document  # type: ignore[no-any-return]
+
+
+def _listing(values: Sequence[Any]) -> str:
+    shown = ", ".join(repr(v) for v in list(values)[:_SHOW])
+    more = f" and {len(values) - _SHOW} more" if len(values) > _SHOW else ""
+    return shown + more
+
+
+def _normalise_ids(ids: Sequence[Any]) -> list[str]:
+    return [str(i) for i in ids]
+
+
+def _shape_text(shape: tuple[int, ...], n: int) -> str:
+    parts = ["N" if i == 0 and d == n else str(d) for i, d in enumerate(shape)]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def align_predictions(
+    document: dict[str, Any],
+    truth_ids: np.ndarray,
+    *,
+    item_shape: tuple[int, ...] = (),
+) -> np.ndarray:
+    """Return the predicted values as float64, ordered like ``truth_ids``.
+
+    :param item_shape: the shape of one item's value; ``()`` for a score.
+    :raises PredictionsError: naming missing, extra or duplicated ids, a
+        wrong shape, a non-numeric value, or a non-finite value and its item.
+    """
+    ids = document["ids"]
+    raw_values = document["values"]
+    n = len(truth_ids)
+    if not isinstance(raw_values, list) or len(raw_values) != len(ids):
+        count = len(raw_values) if isinstance(raw_values, list) else "no list of"
+        raise PredictionsError(
+            f"predictions hold {len(ids)} ids but {count} values; "
+            "expected one value per id"
+        )
+    pred_ids = _normalise_ids(ids)
+    true_ids = _normalise_ids(truth_ids.tolist())
+    duplicated = [i for i, c in Counter(pred_ids).items() if c > 1]
+    missing = sorted(set(true_ids) - set(pred_ids))
+    extra = sorted(set(pred_ids) - set(true_ids))
+    problems = []
+    if duplicated:
+        problems.append(f"{len(duplicated)} duplicated id(s): {_listing(duplicated)}")
+    if missing:
+        problems.append(f"{len(missing)} missing id(s): {_listing(missing)}")
+    if extra:
+        problems.append(f"{len(extra)} unexpected id(s): {_listing(extra)}")
+    if problems:
+        raise PredictionsError(
+            "predictions do not match the items of this split: " + "; ".join(problems)
+        )
+
+    try:
+        values = np.asarray(raw_values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        first = next(
+            (
+                (pred_ids[i], v)
+                for i, v in enumerate(raw_values)
+                if not isinstance(v, (int, float)) or isinstance(v, bool)
+            ),
+            None,
+        )
+        where = f" (first at item {first[0]!r}: {first[1]!r})" if first else ""
+        raise PredictionsError(
+            f"predictions are not all numbers of one shape{where}: {exc}"
+        ) from exc
+    expected = (len(ids), *item_shape)
+    if values.shape != expected:
+        raise PredictionsError(
+            f"predictions have shape {_shape_text(values.shape, n)} where "
+            f"{_shape_text(expected, n)} was expected (N = {n} items)"
+        )
+    finite = np.isfinite(values)
+    if not finite.all():
+        flat = finite.reshape(len(ids), -1).all(axis=1)
+        bad = int(np.flatnonzero(~flat)[0])
+        count = int((~flat).sum())
+        raise PredictionsError(
+            f"{count} prediction(s) are not finite (NaN or infinite); the "
+            f"first is item {pred_ids[bad]!r} with value "
+            f"{np.asarray(raw_values[bad]).tolist()!r}"
+        )
+    order = {key: index for index, key in enumerate(pred_ids)}
+    return values[[order[key] for key in true_ids]]

@@ -1,0 +1,1 @@
+"""Builtin submission kinds: how a submission's code is loaded and called."""

@@ -1,0 +1,1 @@
+"""Builtin sandboxes: a hardened Docker container and a process sandbox."""

@@ -1,0 +1,109 @@
+"""End to end through the process sandbox on the toy challenge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.challenge import load_challenge
+from harness.evaluate import RunOptions, run_submission
+from harness.records import read_record
+
+GOOD = """
+import numpy as np
+
+class Model:
+    def load(self):
+        self.offset = 0.0
+
+    def predict(self, X):
+        return X.mean(axis=1) + self.offset
+"""
+
+
+def run(toy_plugins, toy_challenge_file, submission, tmp_path, **limits):
+    challenge = load_challenge(toy_challenge_file, toy_plugins)
+    options = RunOptions(sandbox="process", cache_dir=tmp_path / "cache",
+                         results_dir=tmp_path / "results", bootstrap=50)
+    return run_submission(challenge, "development", submission,
+                          plugins=toy_plugins, options=options)
+
+
+def test_good_submission_is_scored(toy_plugins, toy_challenge_file, make_submission,
+                                   tmp_path):
+    record = run(toy_plugins, toy_challenge_file, make_submission(GOOD), tmp_path)
+    assert record["status"] == "succeeded", record["failure"]
+    assert record["scores"]["MEAN_GAP"]["value"] == pytest.approx(5.0)
+    stored = read_record(tmp_path / "results" / record["run_id"])
+    assert stored["primary"] == {"key": "MEAN_GAP", "value": pytest.approx(5.0)}
+    assert len(stored["submission"]["sha256"]) == 64
+    assert len(stored["data"]["truth_sha256"]) == 64
+    assert stored["versions"]["plugins"]["toy"]
+
+
+@pytest.mark.parametrize(
+    ("source", "stage", "fragment"),
+    [
+        ("return X.mean(axis=1, keepdims=True)", "runner",
+         "shape (20, 1) where (20,) was expected"),
+        ("return [float('nan')] * len(X)", "validation", "not finite"),
+        ("return X.mean(axis=1)[:-1]", "runner", "shape (19,) where (20,)"),
+        ("return ['a'] * len(X)", "runner", "expected numbers"),
+    ],
+)
+def test_bad_outputs_are_named(toy_plugins, toy_challenge_file, make_submission,
+                               tmp_path, source, stage, fragment):
+    code = f"class Model:\n    def predict(self, X):\n        {source}\n"
+    record = run(toy_plugins, toy_challenge_file, make_submission(code), tmp_path)
+    assert record["status"] == "failed"
+    assert record["failure"]["stage"] == stage
+    assert fragment in record["failure"]["message"]
+
+
+def test_raise_in_load(toy_plugins, toy_challenge_file, make_submission, tmp_path):
+    code = """
+class Model:
+    def load(self):
+        raise RuntimeError("weights missing")
+    def predict(self, X):
+        return X.sum(1)
+"""
+    record = run(toy_plugins, toy_challenge_file, make_submission(code), tmp_path)
+    failure = record["failure"]
+    assert failure["stage"] == "runner"
+    assert failure["call"] == "load()"
+    assert "RuntimeError: weights missing" in failure["message"]
+
+
+def test_sleep_past_deadline(toy_plugins, toy_challenge_file, make_submission,
+                             tmp_path):
+    toy_challenge_file.write_text(
+        toy_challenge_file.read_text().replace("wall_seconds: 20", "wall_seconds: 2"))
+    code = """
+import time
+class Model:
+    def predict(self, X):
+        print("starting to think", flush=True)
+        time.sleep(60)
+"""
+    record = run(toy_plugins, toy_challenge_file, make_submission(code), tmp_path)
+    assert record["failure"]["kind"] == "timeout"
+    assert "wall-clock limit of 2 s" in record["failure"]["message"]
+    assert "starting to think" in record["failure"]["message"]
+    assert record["timings"]["sandbox"] < 15
+
+
+def test_memory_past_limit(toy_plugins, toy_challenge_file, make_submission,
+                           tmp_path):
+    code = """
+import numpy as np
+class Model:
+    def predict(self, X):
+        hog = np.ones((4, 1024, 1024, 1024), dtype=np.uint8)
+        return hog.sum()
+"""
+    record = run(toy_plugins, toy_challenge_file, make_submission(code), tmp_path)
+    assert record["status"] == "failed"
+    assert "MemoryError" in record["failure"]["message"]
+    assert "memory limit is 1024 MB" in record["failure"]["message"]
