@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from harness import hookspecs
-from harness.errors import PluginError, UnknownNameError
+from harness.errors import PluginError, UnknownNameError, did_you_mean
 from harness.types import (
     DatasetPlugin,
     MetricPlugin,
@@ -219,6 +219,10 @@ def _distribution(ep: metadata.EntryPoint) -> str:
     return dist.name if dist is not None else "unknown"
 
 
+def _hook_names() -> list[str]:
+    return [name for name in dir(hookspecs) if name.startswith("harness_")]
+
+
 def _blocked_from_env() -> set[str]:
     raw = os.environ.get(BLOCK_ENV, "")
     return {name.strip() for name in raw.split(",") if name.strip()}
@@ -292,9 +296,17 @@ def load_plugins(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        unknown = [
+            hook for hook in pm.hook.__dict__.values()
+            if isinstance(hook, pluggy.HookCaller) and not hook.has_spec()
+            and any(impl.plugin is exc.plugin for impl in hook.get_hookimpls())
+        ]
+        hooks = ", ".join(h.name for h in unknown) or "a hook"
+        hint = did_you_mean(unknown[0].name, _hook_names()) if unknown else ""
         raise PluginError(
-            f"plugin {exc.plugin!r} implements a hook the harness does not "
-            f"define: {exc}"
+            f"plugin {name!r} implements {hooks}, which is not a harness hook."
+            + hint
         ) from exc
     if trace is not None:
         pm.trace.root.setwriter(trace)
