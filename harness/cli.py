@@ -316,5 +316,75 @@ def score_command(
     click.echo(_table(_score_rows(scores), ("metric", "score", "interval", "better")))
 
 
+@main.command("compare")
+@click.argument("run_a", type=click.Path(path_type=Path, exists=True))
+@click.argument("run_b", type=click.Path(path_type=Path, exists=True))
+@click.option("--challenge", "challenge_name", default=None,
+              help="Challenge name or file (default: the one the runs used).")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--bootstrap", type=int, default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@handle_errors
+def compare_command(
+    state: _State, run_a: Path, run_b: Path, challenge_name: str | None,
+    data_dir: Path | None, cache_dir: Path | None, bootstrap: int, seed: int,
+    as_json: bool,
+) -> None:
+    """Say whether two stored runs (record folders) differ, per metric."""
+    from harness.challenge import find_challenge
+    from harness.compare import compare_runs
+    from harness.records import read_record
+
+    plugins = state.plugins
+    name = challenge_name or read_record(run_a)["challenge"]["name"]
+    spec = find_challenge(name, plugins)
+    options = _run_options(data_dir=data_dir, cache_dir=cache_dir,
+                           bootstrap=max(1, bootstrap), seed=seed)
+    rows = compare_runs(run_a, run_b, spec, plugins=plugins, options=options)
+    if as_json:
+        _emit_json(rows)
+        return
+
+    def fmt(v: float | None) -> str:
+        return "undefined" if v is None else f"{v:.4f}"
+
+    click.echo(_table(
+        [(r["key"] + (" *" if r["primary"] else ""), fmt(r["a"]), fmt(r["b"]),
+          fmt(r["difference"]), f"[{fmt(r['low'])}, {fmt(r['high'])}]",
+          "yes" if r["differ"] else "no") for r in rows],
+        ("metric", "A", "B", "A - B", f"{rows[0]['confidence']:.0%} interval",
+         "differ"),
+    ))
+
+
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@handle_errors
+def doctor_command(state: _State, as_json: bool) -> None:
+    """Say which sandboxes work on this machine, and how to fix the others."""
+    rows = []
+    for name, sandbox in state.plugins.sandboxes.items():
+        status = sandbox.availability()
+        rows.append({"sandbox": name, "priority": sandbox.priority,
+                     "ok": status.ok, "reason": status.reason, "fix": status.fix})
+    rows.sort(key=lambda r: -int(r["priority"]))
+    default = next((r["sandbox"] for r in rows if r["ok"]), None)
+    if as_json:
+        _emit_json({"default": default, "sandboxes": rows})
+    else:
+        for r in rows:
+            mark = "ok  " if r["ok"] else "FAIL"
+            click.echo(f"{mark} {r['sandbox']}: {r['reason']}")
+            if not r["ok"] and r["fix"]:
+                click.echo(f"     fix: {r['fix']}")
+        click.echo(f"default sandbox: {default or 'none'}")
+    if default is None:
+        sys.exit(int(ExitCode.SANDBOX_UNAVAILABLE))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
