@@ -198,6 +198,11 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
         unknown("dataset.name", "dataset", challenge.dataset, list(plugins.datasets))
     else:
         dataset = plugins.datasets[challenge.dataset]
+        if dataset.options_schema is not None:
+            validator = jsonschema.Draft202012Validator(dict(dataset.options_schema))
+            for error in validator.iter_errors(dict(challenge.dataset_options)):
+                loc = format_location(("options", *error.absolute_path))
+                problems.append(f"dataset.{loc}: {error.message}")
         for phase in challenge.phases:
             if dataset.splits and phase.split not in dataset.splits:
                 problems.append(

@@ -300,8 +300,11 @@ def _pipeline(
     shutil.copyfile(output / "predictions.json", folder / "predictions.json")
     record["artifacts"]["predictions"] = "predictions.json"
     with _timed(record, "scoring"):
-        columns = score_columns(challenge, plugins, truth, values,
-                                interval=_interval_fn(options))
+        try:
+            columns = score_columns(challenge, plugins, truth, values,
+                                    interval=_interval_fn(options))
+        except PredictionsError as exc:
+            raise _Failure("scoring", "invalid-predictions", str(exc)) from exc
     _record_scores(record, columns, folder)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.errors import PluginError
+from harness.errors import PluginError, PredictionsError
 from harness.types import MetricPlugin, Truth
 
 if TYPE_CHECKING:
@@ -85,6 +85,10 @@ def evaluate_metric(
         warnings.simplefilter("always")
         try:
             result = metric.func(truth, scores, **options)
+        except ValueError as exc:
+            raise PredictionsError(
+                f"metric {metric.name!r} rejected the predictions: {exc}"
+            ) from exc
         except Exception as exc:
             raise PluginError(
                 f"metric {metric.name!r} raised {type(exc).__name__}: {exc}"

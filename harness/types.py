@@ -97,6 +97,8 @@ class DatasetPlugin(abc.ABC):
     version: str
     description: str = ""
     splits: tuple[str, ...] = ()
+    #: A JSON Schema for the challenge file's ``dataset.options``, or ``None``.
+    options_schema: Mapping[str, Any] | None = None
 
     @abc.abstractmethod
     def prepare(
@@ -133,7 +135,10 @@ class MetricPlugin:
     polarity applied) and ``y_score`` as float64 aligned with ``truth.ids``,
     oriented so that higher means anomalous. It returns one float, or a
     mapping of floats when :attr:`outputs` names several. Degenerate input
-    warns and returns NaN rather than raising.
+    warns and returns NaN rather than raising. ``ValueError`` means the
+    predictions are unacceptable (values outside what the metric defines)
+    and fails the run as the submission's fault; any other exception is
+    reported as a fault of the plugin.
 
     :param weighted: ``func`` also accepts ``sample_weight`` (non-negative
         integer counts), which lets the bootstrap resample without copying.

@@ -1,0 +1,520 @@
+"""Bootstrap confidence intervals and paired comparisons of metric values.
+
+A leaderboard value computed on a few thousand items carries sampling noise;
+these functions measure it by resampling the items with replacement. They
+work with any metric function, and are fast with metrics that accept
+``sample_weight``: each resample is then a vector of multinomial counts over
+the original items, passed as weights, so a metric that keeps its sort
+between calls (as the builtin ranking metrics do for read-only arrays) never
+sorts again.
+
+Three ways to call :func:`bootstrap_interval`:
+
+- ``metric_fn(y_true, y_score)``, with ``y_true`` and ``y_score`` arrays. The
+  metric must depend only on the (label, score) pairs, not on their order:
+  items are reordered once by label and score, and with ``weighted=True``
+  items sharing a label and a score are merged into one weighted item.
+- ``metric_fn(truth, y_score)`` with ``y_true`` a :class:`harness.types.Truth`
+  (the signature of a metric plugin's ``func``; bind its options with
+  :func:`functools.partial`). Items are reordered consistently across the
+  truth's columns but never merged.
+- ``metric_fn(resample)`` with ``y_score=None``: the function receives the
+  resampling counts (``weighted=True``) or the resampled item indices,
+  aligned with ``y_true``, and does whatever it needs with them; ``y_true``
+  then only defines the strata.
+
+Resampling is stratified by default: each class (each distinct label, or
+label row) keeps its size in every resample, as the split that is being
+scored did. Intervals are percentile intervals. Resamples where the metric
+is NaN (a class missing from an unstratified resample, say) are left out and
+counted in ``n_dropped``.
+
+This module also defines :class:`UndefinedMetricWarning`, the warning every
+builtin metric raises when its value is undefined for the input it got.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from harness.errors import HarnessWarning
+from harness.types import Truth
+
+__all__ = [
+    "Comparison",
+    "Interval",
+    "UndefinedMetricWarning",
+    "bootstrap_interval",
+    "paired_bootstrap",
+]
+
+MetricValue = Union[float, Mapping[str, float]]
+
+
+class UndefinedMetricWarning(HarnessWarning):
+    """A metric is undefined for its input (a class is missing, say) and is NaN."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A percentile bootstrap interval of one metric value.
+
+    :param low: lower end; NaN when no resample gave a finite value.
+    :param high: upper end.
+    :param n_resamples: resamples drawn, including dropped ones.
+    :param seed: seed of the random generator; the same seed and inputs give
+        the same interval.
+    :param confidence: the interval's nominal coverage, e.g. 0.95.
+    :param method: how the ends were computed (``"percentile"``).
+    :param estimate: the metric on the full sample.
+    :param n_dropped: resamples whose value was not finite, left out.
+    """
+
+    low: float
+    high: float
+    n_resamples: int
+    seed: int
+    confidence: float
+    method: str
+    estimate: float = math.nan
+    n_dropped: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """A paired bootstrap comparison of two score vectors on the same items.
+
+    :param difference: ``metric(a) - metric(b)`` on the full sample.
+    :param low: lower end of the percentile interval of the difference.
+    :param high: upper end.
+    :param p_value: two-sided bootstrap p-value for "no difference":
+        ``(1 + r) / (1 + n)`` doubled and capped at 1, where ``r`` counts the
+        ``n`` kept resampled differences on the smaller side of zero.
+    :param differ: whether the interval excludes zero.
+    """
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    differ: bool
+    estimate_a: float
+    estimate_b: float
+    n_resamples: int
+    seed: int
+    confidence: float
+    method: str = "percentile"
+    n_dropped: int = 0
+
+
+# -- multinomial counts --------------------------------------------------------
+
+# P(X <= j) for X ~ Poisson(1); it reaches 1.0 in float64 well before j = 40.
+_POISSON1_CDF = np.cumsum(
+    [math.exp(-1.0) / math.factorial(j) for j in range(40)], dtype=np.float64
+)
+# One random byte decides a Poisson(1) draw unless a CDF step falls inside
+# its 1/256-wide bin; the count for a byte b is the number of these cuts <= b.
+_BYTE_CUTS = tuple(int(math.floor(256 * f)) + 1 for f in _POISSON1_CDF if 256 * f < 255)
+
+
+def _byte_counts(raw: np.ndarray) -> np.ndarray:
+    counts = np.zeros(raw.shape, dtype=np.uint8)
+    step = np.empty(raw.shape, dtype=bool)
+    for cut in _BYTE_CUTS:
+        np.greater_equal(raw, cut, out=step)
+        counts += step.view(np.uint8)
+    return counts
+
+
+def _unit_poisson(rng: np.random.Generator, m: int) -> npt.NDArray[np.int64]:
+    """``m`` independent Poisson(1) draws, mostly from one random byte each.
+
+    A byte whose bin straddles a step of the CDF (about 2 % of them) is
+    refined with a float64 uniform drawn within the bin, so the draws are as
+    exact as an inverse-CDF sampler in float64.
+    """
+    raw = rng.integers(0, 256, size=m, dtype=np.uint8)
+    counts = _byte_counts(raw)
+    # A byte is ambiguous exactly when the next byte up (255 wraps to 0)
+    # would give another count.
+    ambiguous = np.flatnonzero(counts != _byte_counts(raw + np.uint8(1)))
+    out = counts.astype(np.int64)
+    uniform = (raw[ambiguous] + rng.random(ambiguous.size)) / 256.0
+    out[ambiguous] = np.searchsorted(_POISSON1_CDF, uniform, side="right")
+    return out
+
+
+def _multinomial(
+    rng: np.random.Generator, sizes: npt.NDArray[np.int64] | None, m: int
+) -> npt.NDArray[np.int64]:
+    """Counts of ``m`` draws with replacement from ``m`` items, per cell.
+
+    :param sizes: items per cell (cells of equal items merged), or ``None``
+        for one item per cell.
+
+    Independent Poisson counts, conditioned on their total, are multinomial;
+    drawing Poisson counts and then removing (or adding) uniformly chosen
+    draws until the total is ``m`` gives exactly that distribution, at a
+    fraction of the cost of one random integer per draw.
+    """
+    n_cells = m if sizes is None else sizes.size
+    if m == 0:
+        return np.zeros(n_cells, dtype=np.int64)
+    ends = None if sizes is None else np.cumsum(sizes)
+    if m < 4096:
+        draws = rng.integers(0, m, size=m)
+        cells = draws if ends is None else np.searchsorted(ends, draws, side="right")
+        return np.bincount(cells, minlength=n_cells).astype(np.int64)
+    if ends is None:
+        counts = _unit_poisson(rng, m)
+    elif n_cells * 16 < m:
+        counts = rng.poisson(sizes).astype(np.int64)
+    else:
+        per_item = np.cumsum(_unit_poisson(rng, m))
+        counts = np.diff(per_item[ends - 1], prepend=0)
+    excess = int(counts.sum()) - m
+    if excess > 0:
+        drawn = np.cumsum(counts)
+        ranks = rng.choice(int(drawn[-1]), size=excess, replace=False)
+        np.subtract.at(counts, np.searchsorted(drawn, ranks, side="right"), 1)
+    elif excess < 0:
+        extra = rng.integers(0, m, size=-excess)
+        cells = extra if ends is None else np.searchsorted(ends, extra, side="right")
+        np.add.at(counts, cells, 1)
+    return counts
+
+
+# -- strata and resamples ------------------------------------------------------
+
+
+def _labels_of(y_true: Any) -> np.ndarray:
+    labels = np.asarray(y_true.labels if isinstance(y_true, Truth) else y_true)
+    if labels.ndim == 0:
+        raise ValueError("y_true must hold one label (or label row) per item")
+    return labels
+
+
+def _strata(labels: np.ndarray, stratify: bool) -> np.ndarray:
+    """Stratum number of each item: its class, or 0 for all when not stratified."""
+    if not stratify or labels.shape[0] == 0:
+        return np.zeros(labels.shape[0], dtype=np.int64)
+    if labels.ndim == 1:
+        return np.unique(labels, return_inverse=True)[1].reshape(-1)
+    rows = labels.reshape(labels.shape[0], -1)
+    return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+class _Plan:
+    """Items arranged by stratum, and draws of resamples over them.
+
+    ``order`` puts the items of each stratum together (and, within it, in the
+    order the caller chose); cell ``j`` covers ``sizes[j]`` consecutive items
+    of that arrangement, and cells never span two strata.
+    """
+
+    def __init__(
+        self, order: np.ndarray, strata: np.ndarray, sizes: np.ndarray | None
+    ) -> None:
+        self.order = order
+        self.n = order.size
+        self.sizes = sizes
+        cell_strata = strata[order]
+        if sizes is not None:
+            cell_strata = cell_strata[np.cumsum(sizes) - sizes]
+        bounds = np.flatnonzero(np.diff(cell_strata)) + 1
+        self.blocks = list(zip(
+            np.concatenate(([0], bounds)).tolist(),
+            np.concatenate((bounds, [cell_strata.size])).tolist(),
+        )) if cell_strata.size else []
+
+    def counts(self, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+        """Multinomial counts per cell, each stratum keeping its size."""
+        n_cells = self.n if self.sizes is None else self.sizes.size
+        out = np.empty(n_cells, dtype=np.int64)
+        for start, stop in self.blocks:
+            sizes = None if self.sizes is None else self.sizes[start:stop]
+            m = stop - start if sizes is None else int(sizes.sum())
+            out[start:stop] = _multinomial(rng, sizes, m)
+        return out
+
+    def indices(self, rng: np.random.Generator) -> np.ndarray:
+        """Positions (in the arrangement) of the items of one resample."""
+        parts = [
+            rng.integers(start, stop, size=stop - start) for start, stop in self.blocks
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _arrange(strata: np.ndarray, y_score: np.ndarray | None) -> np.ndarray:
+    """Item order by stratum, then ascending score when scores are given."""
+    if y_score is None:
+        return np.argsort(strata, kind="stable")
+    by_score = np.argsort(y_score, kind="stable")
+    return by_score[np.argsort(strata[by_score], kind="stable")]
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only copy, so metrics may safely remember work keyed on it."""
+    out = np.array(array, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _frozen_truth(truth: Truth, order: np.ndarray) -> Truth:
+    taken = truth.take(order)
+    for array in (taken.ids, taken.labels, *taken.columns.values()):
+        array.flags.writeable = False
+    return taken
+
+
+# -- collecting values ---------------------------------------------------------
+
+
+def _as_values(result: MetricValue) -> dict[str | None, float]:
+    if isinstance(result, Mapping):
+        return {str(k): float(v) for k, v in result.items()}
+    return {None: float(result)}
+
+
+def _check_settings(n_resamples: int, confidence: float) -> None:
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float, int]:
+    finite = values[np.isfinite(values)]
+    dropped = int(values.size - finite.size)
+    if finite.size == 0:
+        return math.nan, math.nan, dropped
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
+    return float(low), float(high), dropped
+
+
+def _resampled(
+    evaluate: Callable[[np.random.Generator], list[dict[str | None, float]]],
+    n_resamples: int,
+    seed: int,
+) -> list[dict[str | None, np.ndarray]]:
+    """Run ``evaluate`` once per resample; collect each output's values."""
+    rng = np.random.default_rng(seed)
+    columns: list[dict[str | None, list[float]]] = []
+    with warnings.catch_warnings():
+        # Degenerate resamples are expected and are counted as dropped.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for _ in range(n_resamples):
+            for slot, values in enumerate(evaluate(rng)):
+                if slot == len(columns):
+                    columns.append({})
+                for key, value in values.items():
+                    columns[slot].setdefault(key, []).append(value)
+    return [
+        {key: np.asarray(values, dtype=np.float64) for key, values in column.items()}
+        for column in columns
+    ]
+
+
+# -- public functions ----------------------------------------------------------
+
+
+def bootstrap_interval(
+    metric_fn: Callable[..., MetricValue],
+    y_true: npt.ArrayLike | Truth,
+    y_score: npt.ArrayLike | None = None,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    stratify: bool = True,
+    weighted: bool = False,
+) -> Interval | dict[str, Interval]:
+    """Percentile bootstrap interval of ``metric_fn`` on resampled items.
+
+    :param metric_fn: called as described in the module docstring; returns a
+        float, or a mapping of floats for a metric with several outputs.
+    :param y_true: labels (an array, one label or label row per item) or a
+        :class:`~harness.types.Truth`; they define the strata.
+    :param y_score: the scores, or ``None`` to call ``metric_fn(resample)``.
+    :param n_resamples: how many resamples to draw.
+    :param confidence: nominal coverage of the interval.
+    :param seed: seed of :func:`numpy.random.default_rng`; recorded.
+    :param stratify: resample within each class, keeping class sizes.
+    :param weighted: pass each resample as ``sample_weight`` (whole-number
+        counts) instead of materialising it; the metric must treat weights
+        as repetition counts.
+    :returns: an :class:`Interval`, or one per output name when the metric
+        returns a mapping. The point estimate is the metric on the items as
+        given, its warnings shown to the caller; resamples are evaluated with
+        :class:`UndefinedMetricWarning` silenced.
+
+    Limits: percentile intervals only (no bias correction), and resampled
+    values are kept in memory, ``n_resamples`` floats per output.
+
+    >>> from harness_metrics._ranking import roc_auc_score
+    >>> y, s = [0, 0, 0, 1, 1, 1], [0.1, 0.3, 0.5, 0.4, 0.8, 0.9]
+    >>> iv = bootstrap_interval(roc_auc_score, y, s, n_resamples=200,
+    ...                         weighted=True)
+    >>> iv.estimate, iv.low <= iv.estimate <= iv.high
+    (0.8888888888888888, True)
+    """
+    _check_settings(n_resamples, confidence)
+    labels = _labels_of(y_true)
+    strata = _strata(labels, stratify)
+    as_truth = isinstance(y_true, Truth)
+
+    if y_score is None:
+        plan = _Plan(_arrange(strata, None), strata, None)
+        point = metric_fn(
+            np.ones(plan.n, np.int64) if weighted else np.arange(plan.n)
+        )
+
+        def evaluate(rng: np.random.Generator) -> list[dict[str | None, float]]:
+            if weighted:
+                counts = np.empty(plan.n, dtype=np.int64)
+                counts[plan.order] = plan.counts(rng)
+                return [_as_values(metric_fn(counts))]
+            return [_as_values(metric_fn(plan.order[plan.indices(rng)]))]
+
+    else:
+        scores = np.asarray(y_score)
+        point = metric_fn(y_true, scores)
+        order = _arrange(strata, scores)
+        sizes = None
+        if as_truth:
+            items: Any = _frozen_truth(y_true, order)  # type: ignore[arg-type]
+            item_scores = _frozen(scores[order])
+        else:
+            sorted_labels, sorted_scores = labels[order], scores[order]
+            if weighted and labels.ndim == 1:
+                # Equal (label, score) pairs are interchangeable: one weighted
+                # item stands for all of them, so ties shrink every resample.
+                new = np.ones(order.size, dtype=bool)
+                new[1:] = (sorted_labels[1:] != sorted_labels[:-1]) | (
+                    sorted_scores[1:] != sorted_scores[:-1]
+                )
+                starts = np.flatnonzero(new)
+                sizes = np.diff(np.append(starts, order.size))
+                sorted_labels, sorted_scores = sorted_labels[starts], sorted_scores[starts]
+            items, item_scores = _frozen(sorted_labels), _frozen(sorted_scores)
+        plan = _Plan(order, strata, sizes)
+
+        def evaluate(rng: np.random.Generator) -> list[dict[str | None, float]]:
+            if weighted:
+                value = metric_fn(items, item_scores, sample_weight=plan.counts(rng))
+            else:
+                index = plan.indices(rng)
+                taken = items.take(index) if as_truth else items[index]
+                value = metric_fn(taken, item_scores[index])
+            return [_as_values(value)]
+
+    estimates = _as_values(point)
+    (samples,) = _resampled(evaluate, n_resamples, seed)
+    intervals = {}
+    for key, estimate in estimates.items():
+        low, high, dropped = _percentiles(samples[key], confidence)
+        if math.isnan(low):
+            warnings.warn(
+                f"no resample gave a finite value{'' if key is None else ' for ' + key}"
+                f"; the interval is NaN",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
+        intervals[key] = Interval(
+            low, high, n_resamples, seed, confidence, "percentile", estimate, dropped
+        )
+    if None in intervals:
+        return intervals[None]
+    return {str(k): v for k, v in intervals.items()}
+
+
+def paired_bootstrap(
+    metric_fn: Callable[..., MetricValue],
+    y_true: npt.ArrayLike | Truth,
+    score_a: npt.ArrayLike,
+    score_b: npt.ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    stratify: bool = True,
+    weighted: bool = False,
+) -> Comparison | dict[str, Comparison]:
+    """Bootstrap the difference ``metric(a) - metric(b)`` on the same items.
+
+    Both score vectors are evaluated on the same resample every time, so the
+    variation that comes from which items were drawn cancels out and a
+    small but consistent difference is detected.
+
+    :param metric_fn: ``metric_fn(y_true, score)`` (plus ``sample_weight``
+        when ``weighted``), with ``y_true`` an array or a
+        :class:`~harness.types.Truth`; it must not depend on item order.
+    :param score_a: the first submission's scores, aligned with ``y_true``.
+    :param score_b: the second's.
+    :returns: a :class:`Comparison`, or one per output name.
+
+    Other parameters are those of :func:`bootstrap_interval`.
+    """
+    _check_settings(n_resamples, confidence)
+    labels = _labels_of(y_true)
+    strata = _strata(labels, stratify)
+    a, b = np.asarray(score_a), np.asarray(score_b)
+    if a.shape != b.shape:
+        raise ValueError(f"score_a and score_b differ in shape: {a.shape} != {b.shape}")
+    estimates_a = _as_values(metric_fn(y_true, a))
+    estimates_b = _as_values(metric_fn(y_true, b))
+    order = _arrange(strata, a)
+    if isinstance(y_true, Truth):
+        items: Any = _frozen_truth(y_true, order)
+    else:
+        items = _frozen(labels[order])
+    a_sorted, b_sorted = _frozen(a[order]), _frozen(b[order])
+    plan = _Plan(order, strata, None)
+
+    def evaluate(rng: np.random.Generator) -> list[dict[str | None, float]]:
+        if weighted:
+            counts = plan.counts(rng)
+            return [
+                _as_values(metric_fn(items, a_sorted, sample_weight=counts)),
+                _as_values(metric_fn(items, b_sorted, sample_weight=counts)),
+            ]
+        index = plan.indices(rng)
+        taken = items.take(index) if isinstance(items, Truth) else items[index]
+        return [
+            _as_values(metric_fn(taken, a_sorted[index])),
+            _as_values(metric_fn(taken, b_sorted[index])),
+        ]
+
+    samples_a, samples_b = _resampled(evaluate, n_resamples, seed)
+    comparisons = {}
+    for key in estimates_a:
+        differences = samples_a[key] - samples_b[key]
+        low, high, dropped = _percentiles(differences, confidence)
+        kept = differences[np.isfinite(differences)]
+        smaller_side = min(int((kept <= 0).sum()), int((kept >= 0).sum()))
+        p_value = min(1.0, 2.0 * (1 + smaller_side) / (1 + kept.size))
+        comparisons[key] = Comparison(
+            difference=estimates_a[key] - estimates_b[key],
+            low=low,
+            high=high,
+            p_value=p_value,
+            differ=bool(low > 0 or high < 0),
+            estimate_a=estimates_a[key],
+            estimate_b=estimates_b[key],
+            n_resamples=n_resamples,
+            seed=seed,
+            confidence=confidence,
+            n_dropped=dropped,
+        )
+    if None in comparisons:
+        return comparisons[None]
+    return {str(k): v for k, v in comparisons.items()}

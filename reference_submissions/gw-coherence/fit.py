@@ -1,0 +1,114 @@
+"""Fit the coherence reference model on the synthetic training split.
+
+Run from the repository root::
+
+    python reference_submissions/gw-coherence/fit.py
+
+It stages the ``train`` split of the ``gw`` dataset's synthetic stand-in with
+the options of the ``gw-anomaly`` challenge, prepares the items as the
+harness hands them to a model (each item and detector divided by its
+standard deviation over time, then ``(N, 200, 2)``), computes the model's
+features, fits a scikit-learn logistic regression of signal (bbh or sglf)
+against background, and writes ``weights.npz`` next to this file. The band
+and the lag window are set by hand below: the band covers most of the
+synthetic signals' power, the lag window the light travel time between the
+sites. Finally it runs the saved model on the validation split and prints
+its scores, which also checks that fit and model agree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+BAND_HZ = (30.0, 400.0)
+MAX_LAG_S = 0.010
+SAMPLE_RATE = 4096.0
+
+try:
+    import harness_gw  # noqa: F401
+except ImportError:
+    # Not installed: use the checkout this file lives in.
+    sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "plugins")]
+
+
+def load_split(split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return a synthetic split as a model sees it, ``(N, 200, 2)``, and labels."""
+    import yaml
+    from harness_gw.dataset import GWDataset
+
+    challenge_file = HERE.parents[1] / "plugins/harness_gw/challenges/gw-anomaly.yaml"
+    challenge = yaml.safe_load(challenge_file.read_text(encoding="utf-8"))
+    prepared = GWDataset().prepare(
+        split, cache_dir=cache_dir, options=challenge["dataset"]["options"]
+    )
+    x = np.load(prepared.inputs_dir / "inputs.npy").astype(np.float32)
+    std = x.std(axis=2, keepdims=True)
+    std[std == 0] = 1.0
+    return np.transpose(x / std, (0, 2, 1)), prepared.load_truth().labels
+
+
+def tnr_at_tpr90(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The challenge score: true-negative rate below the 10th signal percentile."""
+    cut = np.percentile(scores[labels == 1], 10)
+    return float(np.mean(scores[labels == 0] < cut))
+
+
+def import_model() -> Any:
+    """Import ``model.py`` beside this file under a name of its own."""
+    spec = importlib.util.spec_from_file_location(
+        "gw_coherence_model", HERE / "model.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fit(x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Return the weights fitted on items ``x`` ``(N, 200, 2)`` and their labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    f = import_model().features(
+        x, band_hz=np.array(BAND_HZ), max_lag_s=MAX_LAG_S, sample_rate=SAMPLE_RATE
+    )
+    mean, std = f.mean(axis=0), f.std(axis=0)
+    regression = LogisticRegression(C=1.0, max_iter=1000)
+    regression.fit((f - mean) / std, labels)
+    return {
+        "band_hz": np.array(BAND_HZ),
+        "max_lag_s": np.float64(MAX_LAG_S),
+        "sample_rate": np.float64(SAMPLE_RATE),
+        "feature_mean": mean,
+        "feature_std": std,
+        "coef": regression.coef_[0].astype(np.float64),
+        "intercept": np.float64(regression.intercept_[0]),
+    }
+
+
+def main(out: Path = HERE / "weights.npz") -> None:
+    """Fit on the synthetic training split and write the weights to ``out``."""
+    from sklearn.metrics import roc_auc_score
+
+    with tempfile.TemporaryDirectory() as cache:
+        x, labels = load_split("train", Path(cache))
+        np.savez(out, **fit(x, labels))
+        x_val, labels_val = load_split("validation", Path(cache))
+
+    model = import_model().Model()
+    with np.load(out, allow_pickle=False) as saved:
+        model.weights = {key: saved[key] for key in saved.files}
+    scores = model.predict(x_val)
+    print(
+        f"validation: TNR {tnr_at_tpr90(labels_val, scores):.4f}, "
+        f"ROC AUC {roc_auc_score(labels_val, scores):.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
