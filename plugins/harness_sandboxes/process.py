@@ -237,6 +237,9 @@ class ProcessSandbox(SandboxPlugin):
             "--cap-drop", "ALL",
         ]
         for secret in hidden:
+            if any(secret != other and secret.is_relative_to(other)
+                   for other in hidden):
+                continue  # already covered by a hidden folder above it
             if secret.is_dir():
                 args += ["--tmpfs", str(secret)]
             elif secret.exists():
