@@ -115,8 +115,13 @@ def parse_challenge(text: str, *, source: Path) -> Challenge:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ChallengeError(f"{source}: not valid YAML{where}: {problem}") from exc
-    validate(raw, "challenge", source=str(source), lines=yaml_lines(text),
-             error=ChallengeError)
+    validate(
+        raw,
+        "challenge",
+        source=str(source),
+        lines=yaml_lines(text),
+        error=ChallengeError,
+    )
 
     columns = tuple(
         MetricColumn(
@@ -211,18 +216,22 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
                     f"{', '.join(dataset.splits)})"
                 )
     if challenge.kind not in plugins.kinds:
-        unknown("submission.kind", "submission kind", challenge.kind,
-                list(plugins.kinds))
+        unknown(
+            "submission.kind", "submission kind", challenge.kind, list(plugins.kinds)
+        )
     else:
         kind = plugins.kinds[challenge.kind]
         if challenge.protocol not in kind.protocols:
-            unknown("submission.protocol.name", f"protocol of {kind.name!r}",
-                    challenge.protocol, list(kind.protocols))
+            unknown(
+                "submission.protocol.name",
+                f"protocol of {kind.name!r}",
+                challenge.protocol,
+                list(kind.protocols),
+            )
     for index, column in enumerate(challenge.columns):
         where = f"metrics[{index}]"
         if column.metric not in plugins.metrics:
-            unknown(f"{where}.metric", "metric", column.metric,
-                    list(plugins.metrics))
+            unknown(f"{where}.metric", "metric", column.metric, list(plugins.metrics))
             continue
         metric = plugins.metrics[column.metric]
         if metric.outputs and column.output not in metric.outputs:

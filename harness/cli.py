@@ -47,7 +47,9 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for index, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+        )
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -90,8 +92,12 @@ pass_state = click.make_pass_decorator(_State)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harness")
-@click.option("--block", multiple=True, metavar="PLUGIN",
-              help="Do not load this plugin (repeatable).")
+@click.option(
+    "--block",
+    multiple=True,
+    metavar="PLUGIN",
+    help="Do not load this plugin (repeatable).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less log output.")
 @click.pass_context
@@ -109,26 +115,47 @@ def plugins_command(state: _State, as_json: bool) -> None:
     """List the loaded plugins and what each provides."""
     plugins = state.plugins
     provides: dict[str, list[str]] = {info.name: [] for info in plugins.infos}
-    for registry in (plugins.datasets, plugins.metrics, plugins.kinds,
-                     plugins.sandboxes, plugins.reporters):
+    for registry in (
+        plugins.datasets,
+        plugins.metrics,
+        plugins.kinds,
+        plugins.sandboxes,
+        plugins.reporters,
+    ):
         for name in registry:
             provides.setdefault(registry.provider(name), []).append(
-                f"{registry.what}:{name}")
+                f"{registry.what}:{name}"
+            )
     for path, plugin in plugins.challenge_files:
         provides.setdefault(plugin, []).append(f"challenge-file:{path.name}")
     rows = [
-        {"name": i.name, "version": i.version, "distribution": i.distribution,
-         "builtin": i.builtin, "module": i.module, "provides": provides[i.name]}
+        {
+            "name": i.name,
+            "version": i.version,
+            "distribution": i.distribution,
+            "builtin": i.builtin,
+            "module": i.module,
+            "provides": provides[i.name],
+        }
         for i in plugins.infos
     ]
     if as_json:
         _emit_json(rows)
         return
-    click.echo(_table(
-        [(r["name"], r["version"], "builtin" if r["builtin"] else r["distribution"],
-          ", ".join(r["provides"])) for r in rows],
-        ("plugin", "version", "source", "provides"),
-    ))
+    click.echo(
+        _table(
+            [
+                (
+                    r["name"],
+                    r["version"],
+                    "builtin" if r["builtin"] else r["distribution"],
+                    ", ".join(r["provides"]),
+                )
+                for r in rows
+            ],
+            ("plugin", "version", "source", "provides"),
+        )
+    )
 
 
 @main.command("challenges")
@@ -142,25 +169,43 @@ def challenges_command(state: _State, as_json: bool) -> None:
     found = registered_challenges(state.plugins)
     rows = []
     for name, c in sorted(found.items()):
-        rows.append({
-            "name": name, "version": c.version, "title": c.title,
-            "dataset": c.dataset,
-            "phases": {p.name: p.split for p in c.phases},
-            "metrics": [
-                {"key": m.key, "metric": m.metric, "direction": m.direction,
-                 "primary": m.primary} for m in c.columns
-            ],
-        })
+        rows.append(
+            {
+                "name": name,
+                "version": c.version,
+                "title": c.title,
+                "dataset": c.dataset,
+                "phases": {p.name: p.split for p in c.phases},
+                "metrics": [
+                    {
+                        "key": m.key,
+                        "metric": m.metric,
+                        "direction": m.direction,
+                        "primary": m.primary,
+                    }
+                    for m in c.columns
+                ],
+            }
+        )
     if as_json:
         _emit_json(rows)
         return
-    click.echo(_table(
-        [(r["name"], r["version"],
-          ", ".join(f"{p}={s}" for p, s in r["phases"].items()),
-          ", ".join(m["key"] + ("*" if m["primary"] else "") for m in r["metrics"]))
-         for r in rows],
-        ("challenge", "version", "phases (phase=split)", "metrics (* primary)"),
-    ))
+    click.echo(
+        _table(
+            [
+                (
+                    r["name"],
+                    r["version"],
+                    ", ".join(f"{p}={s}" for p, s in r["phases"].items()),
+                    ", ".join(
+                        m["key"] + ("*" if m["primary"] else "") for m in r["metrics"]
+                    ),
+                )
+                for r in rows
+            ],
+            ("challenge", "version", "phases (phase=split)", "metrics (* primary)"),
+        )
+    )
 
 
 @main.command("validate")
@@ -196,25 +241,45 @@ def _score_rows(scores: dict[str, Any]) -> list[tuple[str, ...]]:
         band = ""
         if interval and interval.get("low") is not None:
             p = s.get("precision", 4)
-            band = (f"[{interval['low']:.{p}f}, {interval['high']:.{p}f}] "
-                    f"{interval['confidence']:.0%}")
-        rows.append((key + (" *" if s["primary"] else ""),
-                     _format_score(s["value"], s.get("precision", 4)), band,
-                     s["direction"]))
+            band = (
+                f"[{interval['low']:.{p}f}, {interval['high']:.{p}f}] "
+                f"{interval['confidence']:.0%}"
+            )
+        rows.append(
+            (
+                key + (" *" if s["primary"] else ""),
+                _format_score(s["value"], s.get("precision", 4)),
+                band,
+                s["direction"],
+            )
+        )
     return rows
 
 
 _run_common = [
-    click.option("--phase", default=None,
-                 help="Challenge phase (default: the first one listed)."),
-    click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
-                 help="Real data in its original layout; default synthetic."),
-    click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
-                 help="Where prepared data is cached."),
-    click.option("--bootstrap", type=int, default=1000, show_default=True,
-                 help="Bootstrap resamples for intervals (0: none)."),
-    click.option("--seed", type=int, default=0, show_default=True,
-                 help="Seed of the bootstrap."),
+    click.option(
+        "--phase", default=None, help="Challenge phase (default: the first one listed)."
+    ),
+    click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Real data in its original layout; default synthetic.",
+    ),
+    click.option(
+        "--cache-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Where prepared data is cached.",
+    ),
+    click.option(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        show_default=True,
+        help="Bootstrap resamples for intervals (0: none).",
+    ),
+    click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap."
+    ),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
 ]
 
@@ -232,17 +297,30 @@ def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
 @click.argument("challenge")
 @click.argument("submission", type=click.Path(path_type=Path, exists=True))
 @_apply(_run_common)
-@click.option("--sandbox", default=None,
-              help="Sandbox plugin (default: the best available).")
-@click.option("--results-dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("harness-results"), show_default=True,
-              help="Where run records are written.")
+@click.option(
+    "--sandbox", default=None, help="Sandbox plugin (default: the best available)."
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("harness-results"),
+    show_default=True,
+    help="Where run records are written.",
+)
 @pass_state
 @handle_errors
 def run_command(
-    state: _State, challenge: str, submission: Path, phase: str | None,
-    data_dir: Path | None, cache_dir: Path | None, bootstrap: int, seed: int,
-    as_json: bool, sandbox: str | None, results_dir: Path,
+    state: _State,
+    challenge: str,
+    submission: Path,
+    phase: str | None,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    bootstrap: int,
+    seed: int,
+    as_json: bool,
+    sandbox: str | None,
+    results_dir: Path,
 ) -> None:
     """Run SUBMISSION (a folder or zip) on CHALLENGE (a name or a .yaml file)."""
     from harness.challenge import find_challenge
@@ -250,10 +328,17 @@ def run_command(
 
     plugins = state.plugins
     spec = find_challenge(challenge, plugins)
-    options = _run_options(sandbox=sandbox, data_dir=data_dir, cache_dir=cache_dir,
-                           results_dir=results_dir, bootstrap=bootstrap, seed=seed)
-    record = run_submission(spec, phase or spec.phases[0].name, submission,
-                            plugins=plugins, options=options)
+    options = _run_options(
+        sandbox=sandbox,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        results_dir=results_dir,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    record = run_submission(
+        spec, phase or spec.phases[0].name, submission, plugins=plugins, options=options
+    )
     if as_json:
         _emit_json(record)
     else:
@@ -273,30 +358,41 @@ def _print_record(record: dict[str, Any], results_dir: Path) -> None:
     for note in record["sandbox"].get("notes", []):
         click.echo(f"isolation: {note}")
     if record["status"] == "succeeded":
-        click.echo(_table(_score_rows(record["scores"]),
-                          ("metric", "score", "interval", "better")))
+        click.echo(
+            _table(
+                _score_rows(record["scores"]), ("metric", "score", "interval", "better")
+            )
+        )
         for key, s in record["scores"].items():
             for warning in s.get("warnings", []):
                 click.echo(f"warning ({key}): {warning}")
     else:
         f = record["failure"]
         where = f" in {f['call']}" if f.get("call") else ""
-        click.echo(f"FAILED at stage {f['stage']} ({f['kind']}){where}: "
-                   f"{f['message']}")
-    click.echo(f"record: {results_dir / record['run_id'] / 'record.json'} "
-               f"({record['timings'].get('total', 0):.1f} s)")
+        click.echo(f"FAILED at stage {f['stage']} ({f['kind']}){where}: {f['message']}")
+    click.echo(
+        f"record: {results_dir / record['run_id'] / 'record.json'} "
+        f"({record['timings'].get('total', 0):.1f} s)"
+    )
 
 
 @main.command("score")
 @click.argument("challenge")
-@click.argument("predictions", type=click.Path(path_type=Path, exists=True,
-                                               dir_okay=False))
+@click.argument(
+    "predictions", type=click.Path(path_type=Path, exists=True, dir_okay=False)
+)
 @_apply(_run_common)
 @pass_state
 @handle_errors
 def score_command(
-    state: _State, challenge: str, predictions: Path, phase: str | None,
-    data_dir: Path | None, cache_dir: Path | None, bootstrap: int, seed: int,
+    state: _State,
+    challenge: str,
+    predictions: Path,
+    phase: str | None,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    bootstrap: int,
+    seed: int,
     as_json: bool,
 ) -> None:
     """Score an existing PREDICTIONS file (predictions.json) on CHALLENGE."""
@@ -305,10 +401,16 @@ def score_command(
 
     plugins = state.plugins
     spec = find_challenge(challenge, plugins)
-    options = _run_options(data_dir=data_dir, cache_dir=cache_dir,
-                           bootstrap=bootstrap, seed=seed)
-    columns = score_predictions(spec, phase or spec.phases[0].name, predictions,
-                                plugins=plugins, options=options)
+    options = _run_options(
+        data_dir=data_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed
+    )
+    columns = score_predictions(
+        spec,
+        phase or spec.phases[0].name,
+        predictions,
+        plugins=plugins,
+        options=options,
+    )
     scores = {c.key: c.as_dict() for c in columns}
     if as_json:
         _emit_json(scores)
@@ -319,8 +421,12 @@ def score_command(
 @main.command("compare")
 @click.argument("run_a", type=click.Path(path_type=Path, exists=True))
 @click.argument("run_b", type=click.Path(path_type=Path, exists=True))
-@click.option("--challenge", "challenge_name", default=None,
-              help="Challenge name or file (default: the one the runs used).")
+@click.option(
+    "--challenge",
+    "challenge_name",
+    default=None,
+    help="Challenge name or file (default: the one the runs used).",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--bootstrap", type=int, default=1000, show_default=True)
@@ -329,8 +435,14 @@ def score_command(
 @pass_state
 @handle_errors
 def compare_command(
-    state: _State, run_a: Path, run_b: Path, challenge_name: str | None,
-    data_dir: Path | None, cache_dir: Path | None, bootstrap: int, seed: int,
+    state: _State,
+    run_a: Path,
+    run_b: Path,
+    challenge_name: str | None,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    bootstrap: int,
+    seed: int,
     as_json: bool,
 ) -> None:
     """Say whether two stored runs (record folders) differ, per metric."""
@@ -341,8 +453,9 @@ def compare_command(
     plugins = state.plugins
     name = challenge_name or read_record(run_a)["challenge"]["name"]
     spec = find_challenge(name, plugins)
-    options = _run_options(data_dir=data_dir, cache_dir=cache_dir,
-                           bootstrap=max(1, bootstrap), seed=seed)
+    options = _run_options(
+        data_dir=data_dir, cache_dir=cache_dir, bootstrap=max(1, bootstrap), seed=seed
+    )
     rows = compare_runs(run_a, run_b, spec, plugins=plugins, options=options)
     if as_json:
         _emit_json(rows)
@@ -351,13 +464,29 @@ def compare_command(
     def fmt(v: float | None) -> str:
         return "undefined" if v is None else f"{v:.4f}"
 
-    click.echo(_table(
-        [(r["key"] + (" *" if r["primary"] else ""), fmt(r["a"]), fmt(r["b"]),
-          fmt(r["difference"]), f"[{fmt(r['low'])}, {fmt(r['high'])}]",
-          "yes" if r["differ"] else "no") for r in rows],
-        ("metric", "A", "B", "A - B", f"{rows[0]['confidence']:.0%} interval",
-         "differ"),
-    ))
+    click.echo(
+        _table(
+            [
+                (
+                    r["key"] + (" *" if r["primary"] else ""),
+                    fmt(r["a"]),
+                    fmt(r["b"]),
+                    fmt(r["difference"]),
+                    f"[{fmt(r['low'])}, {fmt(r['high'])}]",
+                    "yes" if r["differ"] else "no",
+                )
+                for r in rows
+            ],
+            (
+                "metric",
+                "A",
+                "B",
+                "A - B",
+                f"{rows[0]['confidence']:.0%} interval",
+                "differ",
+            ),
+        )
+    )
 
 
 @main.command("doctor")
@@ -369,8 +498,15 @@ def doctor_command(state: _State, as_json: bool) -> None:
     rows = []
     for name, sandbox in state.plugins.sandboxes.items():
         status = sandbox.availability()
-        rows.append({"sandbox": name, "priority": sandbox.priority,
-                     "ok": status.ok, "reason": status.reason, "fix": status.fix})
+        rows.append(
+            {
+                "sandbox": name,
+                "priority": sandbox.priority,
+                "ok": status.ok,
+                "reason": status.reason,
+                "fix": status.fix,
+            }
+        )
     rows.sort(key=lambda r: -int(r["priority"]))
     default = next((r["sandbox"] for r in rows if r["ok"]), None)
     if as_json:
@@ -384,6 +520,11 @@ def doctor_command(state: _State, as_json: bool) -> None:
         click.echo(f"default sandbox: {default or 'none'}")
     if default is None:
         sys.exit(int(ExitCode.SANDBOX_UNAVAILABLE))
+
+
+from harness.codabench.cli import codabench  # noqa: E402
+
+main.add_command(codabench)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,7 +37,7 @@ def compare_runs(
         the truth changed since.
     """
     records = [read_record(run_a), read_record(run_b)]
-    for path, record in zip((run_a, run_b), records):
+    for path, record in zip((run_a, run_b), records, strict=False):
         if record["status"] != "succeeded":
             raise InvalidInputError(f"run {path} failed; only scored runs compare")
         if record["challenge"]["sha256"] != challenge.sha256:
@@ -76,11 +76,22 @@ def compare_runs(
         key = column.metric + json.dumps(dict(column.options), sort_keys=True)
         if key not in cache:
             cache[key] = paired_difference(
-                metric, column.options, binary, scores[0], scores[1],
-                n_resamples=options.bootstrap, seed=options.seed,
+                metric,
+                column.options,
+                binary,
+                scores[0],
+                scores[1],
+                n_resamples=options.bootstrap,
+                seed=options.seed,
                 confidence=options.confidence,
             )
         result = cache[key][column.output if metric.outputs else None]
-        rows.append({"key": column.key, "direction": column.direction,
-                     "primary": column.primary, **result})
+        rows.append(
+            {
+                "key": column.key,
+                "direction": column.direction,
+                "primary": column.primary,
+                **result,
+            }
+        )
     return rows

@@ -193,12 +193,27 @@ def run_submission(
     folder.mkdir(parents=True, exist_ok=False)
     work = Path(tempfile.mkdtemp(prefix="harness-run-"))
     started = time.perf_counter()
-    log.info("run %s: %s on %s/%s with sandbox %s", record["run_id"],
-             submission, challenge.name, phase.name, sandbox.name)
+    log.info(
+        "run %s: %s on %s/%s with sandbox %s",
+        record["run_id"],
+        submission,
+        challenge.name,
+        phase.name,
+        sandbox.name,
+    )
     plugins.notify_run_started(record)
     try:
-        _pipeline(record, challenge, phase.split, Path(submission), plugins,
-                  sandbox, options, work, folder)
+        _pipeline(
+            record,
+            challenge,
+            phase.split,
+            Path(submission),
+            plugins,
+            sandbox,
+            options,
+            work,
+            folder,
+        )
         record["status"] = "succeeded"
         record["failure"] = None
     except _Failure as failure:
@@ -247,7 +262,9 @@ def _pipeline(
         except SubmissionError as exc:
             raise _Failure("submission", "invalid-submission", str(exc)) from exc
     record["submission"].update(
-        sha256=staged.sha256, files=staged.files, bytes=staged.bytes,
+        sha256=staged.sha256,
+        files=staged.files,
+        bytes=staged.bytes,
         notes=list(staged.notes),
     )
     with _timed(record, "prepare"):
@@ -257,8 +274,11 @@ def _pipeline(
     output.mkdir(mode=0o777)
     output.chmod(0o777)
     cache = (options.cache_dir or default_cache_dir()).resolve()
-    hidden = [cache, prepared.truth_file.resolve().parent / "truth.npz",
-              prepared.truth_file.resolve()]
+    hidden = [
+        cache,
+        prepared.truth_file.resolve().parent / "truth.npz",
+        prepared.truth_file.resolve(),
+    ]
     if options.data_dir is not None:
         hidden.append(Path(options.data_dir).resolve())
     hidden.append(folder.resolve())
@@ -267,8 +287,10 @@ def _pipeline(
         submission_dir=staged.path,
         inputs_dir=prepared.inputs_dir,
         output_dir=output,
-        protocol={"name": challenge.protocol,
-                  "options": dict(challenge.protocol_options)},
+        protocol={
+            "name": challenge.protocol,
+            "options": dict(challenge.protocol_options),
+        },
         limits=challenge.limits,
         hidden=tuple(dict.fromkeys(hidden)),
         image=challenge.image,
@@ -290,8 +312,9 @@ def _pipeline(
     _check_sandbox_outcome(result, report, challenge)
     with _timed(record, "validation"):
         try:
-            document = read_predictions(output / "predictions.json",
-                                        max_bytes=challenge.limits.output_bytes)
+            document = read_predictions(
+                output / "predictions.json", max_bytes=challenge.limits.output_bytes
+            )
             truth = prepared.load_truth()
             item_shape = tuple(challenge.protocol_options.get("output_shape", ()))
             values = align_predictions(document, truth.ids, item_shape=item_shape)
@@ -301,8 +324,9 @@ def _pipeline(
     record["artifacts"]["predictions"] = "predictions.json"
     with _timed(record, "scoring"):
         try:
-            columns = score_columns(challenge, plugins, truth, values,
-                                    interval=_interval_fn(options))
+            columns = score_columns(
+                challenge, plugins, truth, values, interval=_interval_fn(options)
+            )
         except PredictionsError as exc:
             raise _Failure("scoring", "invalid-predictions", str(exc)) from exc
     _record_scores(record, columns, folder)
@@ -366,8 +390,12 @@ def _check_sandbox_outcome(
         if kind == "MemoryError":
             message += f" (the memory limit is {limits.memory_bytes // 2**20} MB)"
         raise _Failure(
-            "runner", kind, message, call=error.get("call"),
-            item=error.get("item"), traceback=error.get("traceback"),
+            "runner",
+            kind,
+            message,
+            call=error.get("call"),
+            item=error.get("item"),
+            traceback=error.get("traceback"),
         )
     if result.killed_reason is not None:
         message = f"the submission was killed: {result.killed_reason}"
@@ -377,7 +405,8 @@ def _check_sandbox_outcome(
     if result.exit_code != 0 or report is None or report.get("status") != "ok":
         detail = _tail(result.stderr) or "no output"
         raise _Failure(
-            "sandbox", "crashed",
+            "sandbox",
+            "crashed",
             f"the runner exited with code {result.exit_code} without a valid "
             f"report; last error output:\n{detail}",
         )
@@ -390,8 +419,12 @@ def _interval_fn(options: RunOptions) -> Any:
 
     def interval(metric: Any, metric_options: Any, truth: Any, scores: Any) -> Any:
         return metric_interval(
-            metric, metric_options, truth, scores,
-            n_resamples=options.bootstrap, seed=options.seed,
+            metric,
+            metric_options,
+            truth,
+            scores,
+            n_resamples=options.bootstrap,
+            seed=options.seed,
             confidence=options.confidence,
         )
 
@@ -423,5 +456,6 @@ def score_predictions(
     truth = prepared.load_truth()
     item_shape = tuple(challenge.protocol_options.get("output_shape", ()))
     values = align_predictions(document, truth.ids, item_shape=item_shape)
-    return score_columns(challenge, plugins, truth, values,
-                         interval=_interval_fn(options))
+    return score_columns(
+        challenge, plugins, truth, values, interval=_interval_fn(options)
+    )

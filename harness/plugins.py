@@ -116,9 +116,7 @@ class Plugins:
         hook = self.pm.hook
         self._gather(hook.harness_register_datasets, self.datasets, DatasetPlugin)
         self._gather(hook.harness_register_metrics, self.metrics, MetricPlugin)
-        self._gather(
-            hook.harness_register_submission_kinds, self.kinds, SubmissionKind
-        )
+        self._gather(hook.harness_register_submission_kinds, self.kinds, SubmissionKind)
         self._gather(hook.harness_register_sandboxes, self.sandboxes, SandboxPlugin)
         self._gather(hook.harness_register_reporters, self.reporters, ReporterPlugin)
         for impl in hook.harness_register_challenges.get_hookimpls():
@@ -298,15 +296,16 @@ def load_plugins(
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) or repr(exc.plugin)
         unknown = [
-            hook for hook in pm.hook.__dict__.values()
-            if isinstance(hook, pluggy.HookCaller) and not hook.has_spec()
+            hook
+            for hook in pm.hook.__dict__.values()
+            if isinstance(hook, pluggy.HookCaller)
+            and not hook.has_spec()
             and any(impl.plugin is exc.plugin for impl in hook.get_hookimpls())
         ]
         hooks = ", ".join(h.name for h in unknown) or "a hook"
         hint = did_you_mean(unknown[0].name, _hook_names()) if unknown else ""
         raise PluginError(
-            f"plugin {name!r} implements {hooks}, which is not a harness hook."
-            + hint
+            f"plugin {name!r} implements {hooks}, which is not a harness hook." + hint
         ) from exc
     if trace is not None:
         pm.trace.root.setwriter(trace)

@@ -37,7 +37,7 @@ def schema_path(name: str) -> Path:
     return _schema_dir() / f"{name}.schema.json"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """Return the parsed schema ``name`` (for example ``"challenge"``)."""
     with open(schema_path(name), encoding="utf-8") as fh:

@@ -50,9 +50,9 @@ class ColumnScore:
         }
 
 
-def apply_polarity(challenge: Challenge, truth: Truth, values: np.ndarray) -> tuple[
-    Truth, np.ndarray
-]:
+def apply_polarity(
+    challenge: Challenge, truth: Truth, values: np.ndarray
+) -> tuple[Truth, np.ndarray]:
     """Map labels to 1 = anomalous and orient scores so higher = anomalous."""
     labels = truth.labels
     positive = challenge.positive_label
@@ -71,9 +71,7 @@ def _as_float(value: Any, metric: MetricPlugin, output: str | None) -> float | N
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise PluginError(
-            f"{what} returned {value!r}, expected a float"
-        ) from exc
+        raise PluginError(f"{what} returned {value!r}, expected a float") from exc
     return None if math.isnan(number) else number
 
 

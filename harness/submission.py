@@ -48,8 +48,10 @@ class StagedSubmission:
 
 
 def _is_junk(parts: tuple[str, ...]) -> bool:
-    return bool(set(parts[:-1]) & _JUNK_DIRS) or parts[0] in _JUNK_DIRS or (
-        parts[-1] in _JUNK_FILES or parts[-1].startswith("._")
+    return (
+        bool(set(parts[:-1]) & _JUNK_DIRS)
+        or parts[0] in _JUNK_DIRS
+        or (parts[-1] in _JUNK_FILES or parts[-1].startswith("._"))
     )
 
 
@@ -107,9 +109,11 @@ def _extract_zip(source: Path, dest: Path, caps: SubmissionCaps) -> list[str]:
             if info.is_dir():
                 continue
             declared += info.file_size
-            if info.compress_size and info.file_size / info.compress_size > (
-                caps.max_ratio
-            ) and info.file_size > 1024**2:
+            if (
+                info.compress_size
+                and info.file_size / info.compress_size > (caps.max_ratio)
+                and info.file_size > 1024**2
+            ):
                 raise SubmissionError(
                     f"{source}: archive member {info.filename!r} expands "
                     f"{info.file_size / info.compress_size:.0f}-fold "
@@ -140,8 +144,13 @@ def _extract_zip(source: Path, dest: Path, caps: SubmissionCaps) -> list[str]:
                                 "bytes (the archive under-declares its sizes)"
                             )
                         out.write(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
-                    NotImplementedError) as exc:
+            except (
+                zipfile.BadZipFile,
+                zipfile.LargeZipFile,
+                OSError,
+                EOFError,
+                NotImplementedError,
+            ) as exc:
                 raise SubmissionError(
                     f"{source}: member {info.filename!r} cannot be extracted "
                     f"(truncated or corrupt archive?): {exc}"

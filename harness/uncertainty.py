@@ -403,8 +403,10 @@ def bootstrap_interval(
                     sorted_scores[1:] != sorted_scores[:-1]
                 )
                 starts = np.flatnonzero(new)
-                sizes = np.diff(np.append(starts, order.size))
-                sorted_labels, sorted_scores = sorted_labels[starts], sorted_scores[starts]
+                if starts.size < order.size:
+                    sizes = np.diff(np.append(starts, order.size))
+                    sorted_labels = sorted_labels[starts]
+                    sorted_scores = sorted_scores[starts]
             items, item_scores = _frozen(sorted_labels), _frozen(sorted_scores)
         plan = _Plan(order, strata, sizes)
 

@@ -39,8 +39,14 @@ class ToyDataset(DatasetPlugin):
     version = "1"
     splits = ("validation",)
 
-    def prepare(self, split: str, *, cache_dir: Path, data_dir: Path | None = None,
-                options: Any = None) -> PreparedSplit:
+    def prepare(
+        self,
+        split: str,
+        *,
+        cache_dir: Path,
+        data_dir: Path | None = None,
+        options: Any = None,
+    ) -> PreparedSplit:
         import json
 
         root = cache_dir / split
@@ -49,9 +55,16 @@ class ToyDataset(DatasetPlugin):
         x = np.zeros((20, 3), dtype=np.float32)
         x[15:] = 5.0
         np.save(inputs / "inputs.npy", x)
-        (inputs / "manifest.json").write_text(json.dumps(
-            {"format_version": 1, "kind": "array", "ids": list(range(20)),
-             "array": "inputs.npy"}))
+        (inputs / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "kind": "array",
+                    "ids": list(range(20)),
+                    "array": "inputs.npy",
+                }
+            )
+        )
         labels = np.zeros(20, dtype=np.int8)
         labels[15:] = 1
         np.savez(root / "truth.npz", ids=np.arange(20), labels=labels)

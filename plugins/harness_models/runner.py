@@ -40,11 +40,11 @@ def describe_value(value):
     """A short description of what a call returned, for error messages."""
     shape = getattr(value, "shape", None)
     if shape is not None:
-        return "%s of shape %s" % (type(value).__name__, tuple(shape))
+        return f"{type(value).__name__} of shape {tuple(shape)}"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
-    return "%s %s" % (type(value).__name__, text)
+    return f"{type(value).__name__} {text}"
 
 
 def as_plain(value, numpy, call, item):
@@ -54,13 +54,21 @@ def as_plain(value, numpy, call, item):
     try:
         array = numpy.asarray(value)
     except Exception as exc:  # the model returned something numpy rejects
-        raise StageError("predict", "%s returned %s, which is not numeric"
-                         % (call, describe_value(value)), call=call, item=item,
-                         exc=exc)
+        raise StageError(
+            "predict",
+            f"{call} returned {describe_value(value)}, which is not numeric",
+            call=call,
+            item=item,
+            exc=exc,
+        ) from exc
     if array.dtype.kind not in "biuf":
-        raise StageError("predict", "%s returned %s (dtype %s), expected numbers"
-                         % (call, describe_value(value), array.dtype),
-                         call=call, item=item)
+        raise StageError(
+            "predict",
+            f"{call} returned {describe_value(value)} (dtype {array.dtype}), "
+            "expected numbers",
+            call=call,
+            item=item,
+        )
     return array.astype("float64").tolist()
 
 
@@ -69,8 +77,10 @@ def check_item_shape(plain, expected, numpy, call, item):
     if shape != tuple(expected):
         raise StageError(
             "predict",
-            "%s returned shape %s where %s was expected"
-            % (call, shape, tuple(expected)), call=call, item=item)
+            f"{call} returned shape {shape} where {tuple(expected)} was expected",
+            call=call,
+            item=item,
+        )
 
 
 def import_model(submission):
@@ -84,8 +94,9 @@ def import_model(submission):
     try:
         spec.loader.exec_module(module)
     except BaseException as exc:
-        raise StageError("import", "importing model.py raised %s: %s"
-                         % (type(exc).__name__, exc), exc=exc)
+        raise StageError(
+            "import", f"importing model.py raised {type(exc).__name__}: {exc}", exc=exc
+        ) from exc
     if not hasattr(module, "Model"):
         raise StageError("import", "model.py defines no class Model")
     return module.Model
@@ -95,18 +106,29 @@ def make_model(cls, load_policy):
     try:
         model = cls()
     except BaseException as exc:
-        raise StageError("init", "Model() raised %s: %s"
-                         % (type(exc).__name__, exc), call="Model()", exc=exc)
+        raise StageError(
+            "init",
+            f"Model() raised {type(exc).__name__}: {exc}",
+            call="Model()",
+            exc=exc,
+        ) from exc
     has_load = callable(getattr(model, "load", None))
     if load_policy == "always" and not has_load:
-        raise StageError("load", "Model has no load() method, which this "
-                         "challenge calls", call="load()")
+        raise StageError(
+            "load",
+            "Model has no load() method, which this challenge calls",
+            call="load()",
+        )
     if load_policy != "never" and has_load:
         try:
             model.load()
         except BaseException as exc:
-            raise StageError("load", "load() raised %s: %s"
-                             % (type(exc).__name__, exc), call="load()", exc=exc)
+            raise StageError(
+                "load",
+                f"load() raised {type(exc).__name__}: {exc}",
+                call="load()",
+                exc=exc,
+            ) from exc
     if not callable(getattr(model, "predict", None)):
         raise StageError("init", "Model has no predict() method")
     return model
@@ -116,9 +138,13 @@ def call_predict(model, argument, call, item):
     try:
         return model.predict(argument)
     except BaseException as exc:
-        raise StageError("predict", "%s raised %s: %s"
-                         % (call, type(exc).__name__, exc), call=call, item=item,
-                         exc=exc)
+        raise StageError(
+            "predict",
+            f"{call} raised {type(exc).__name__}: {exc}",
+            call=call,
+            item=item,
+            exc=exc,
+        ) from exc
 
 
 def read_manifest(inputs):
@@ -138,7 +164,7 @@ def run_batch(model, manifest, inputs, options, numpy):
         x = x / std
     if options.get("transpose"):
         x = numpy.ascontiguousarray(numpy.transpose(x, options["transpose"]))
-    call = "predict(X) with X of shape %s" % (tuple(x.shape),)
+    call = f"predict(X) with X of shape {tuple(x.shape)}"
     value = call_predict(model, x, call, None)
     plain = as_plain(value, numpy, call, None)
     expected = (len(manifest["ids"]),) + tuple(options.get("output_shape", []))
@@ -156,28 +182,36 @@ def load_item(path, loader, numpy):
     if loader == "bytes":
         with open(path, "rb") as fh:
             return fh.read()
-    raise StageError("start", "unknown item loader %r" % loader)
+    raise StageError("start", f"unknown item loader {loader!r}")
 
 
 def run_per_item(model, manifest, inputs, options, numpy):
     loader = options.get("loader", "pillow")
     expected = tuple(options.get("output_shape", []))
     values = []
-    for item_id, rel in zip(manifest["ids"], manifest["files"]):
+    for item_id, rel in zip(manifest["ids"], manifest["files"], strict=False):
         try:
             item = load_item(os.path.join(inputs, rel), loader, numpy)
         except StageError:
             raise
         except Exception as exc:
-            raise StageError("predict", "the harness could not open input %r: %s"
-                             % (item_id, exc), item=item_id, exc=exc)
-        call = "predict(item %r)" % (item_id,)
+            raise StageError(
+                "predict",
+                f"the harness could not open input {item_id!r}: {exc}",
+                item=item_id,
+                exc=exc,
+            ) from exc
+        call = f"predict(item {item_id!r})"
         value = call_predict(model, item, call, item_id)
         plain = as_plain(value, numpy, call, item_id)
         check_item_shape(plain, expected, numpy, call, item_id)
         if expected == () and not math.isfinite(plain):
-            raise StageError("predict", "%s returned %r, expected a finite float"
-                             % (call, plain), call=call, item=item_id)
+            raise StageError(
+                "predict",
+                f"{call} returned {plain!r}, expected a finite float",
+                call=call,
+                item=item_id,
+            )
         values.append(plain)
         close = getattr(item, "close", None)
         if close is not None:
@@ -192,7 +226,7 @@ def run_sequential(model, manifest, inputs, options, numpy):
     values = []
     for index, item_id in enumerate(manifest["ids"]):
         x = numpy.array(data[index], dtype=dtype)
-        call = "predict(x) for %r (call %d)" % (item_id, index + 1)
+        call = f"predict(x) for {item_id!r} (call {index + 1})"
         value = call_predict(model, x, call, item_id)
         plain = as_plain(value, numpy, call, item_id)
         check_item_shape(plain, expected, numpy, call, item_id)
@@ -200,8 +234,7 @@ def run_sequential(model, manifest, inputs, options, numpy):
     return values, len(values)
 
 
-PROTOCOLS = {"batch": run_batch, "per-item": run_per_item,
-             "sequential": run_sequential}
+PROTOCOLS = {"batch": run_batch, "per-item": run_per_item, "sequential": run_sequential}
 
 
 def write_json(path, document):
@@ -218,8 +251,13 @@ def main(argv=None):
     parser.add_argument("--output", required=True)
     parser.add_argument("--protocol", required=True)
     args = parser.parse_args(argv)
-    report = {"status": "error", "stage": "start", "timings": {}, "calls": 0,
-              "versions": {"python": sys.version.split()[0]}}
+    report = {
+        "status": "error",
+        "stage": "start",
+        "timings": {},
+        "calls": 0,
+        "versions": {"python": sys.version.split()[0]},
+    }
     output = args.output
     started = time.perf_counter()
     stage_started = started
@@ -236,7 +274,7 @@ def main(argv=None):
         name = protocol.get("name")
         options = protocol.get("options", {})
         if name not in PROTOCOLS:
-            raise StageError("start", "unknown protocol %r" % (name,))
+            raise StageError("start", f"unknown protocol {name!r}")
         import numpy
 
         report["versions"]["numpy"] = numpy.__version__
@@ -250,34 +288,44 @@ def main(argv=None):
         values, calls = PROTOCOLS[name](model, manifest, args.inputs, options, numpy)
         report["calls"] = calls
         mark("output")
-        write_json(os.path.join(output, "predictions.json"),
-                   {"format_version": 1, "ids": manifest["ids"], "values": values})
+        write_json(
+            os.path.join(output, "predictions.json"),
+            {"format_version": 1, "ids": manifest["ids"], "values": values},
+        )
         report["status"] = "ok"
         mark("output")
         code = 0
     except StageError as exc:
         report["stage"] = exc.stage
-        error = {"type": type(exc.exc).__name__ if exc.exc else "StageError",
-                 "message": str(exc)}
+        error = {
+            "type": type(exc.exc).__name__ if exc.exc else "StageError",
+            "message": str(exc),
+        }
         if exc.call is not None:
             error["call"] = exc.call
         if exc.item is not None:
             error["item"] = exc.item
         if exc.exc is not None:
-            text = "".join(traceback.format_exception(
-                type(exc.exc), exc.exc, exc.exc.__traceback__))
+            text = "".join(
+                traceback.format_exception(
+                    type(exc.exc), exc.exc, exc.exc.__traceback__
+                )
+            )
             error["traceback"] = text[-MAX_TRACEBACK:]
         report["error"] = error
         code = 3
     except BaseException as exc:
-        report["error"] = {"type": type(exc).__name__, "message": str(exc),
-                           "traceback": traceback.format_exc()[-MAX_TRACEBACK:]}
+        report["error"] = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": traceback.format_exc()[-MAX_TRACEBACK:],
+        }
         code = 4
     report["timings"]["total"] = round(time.perf_counter() - started, 6)
     try:
         write_json(os.path.join(output, "runner.json"), report)
     except OSError as exc:
-        sys.stderr.write("runner: cannot write runner.json: %s\n" % exc)
+        sys.stderr.write(f"runner: cannot write runner.json: {exc}\n")
         code = code or 5
     sys.stdout.flush()
     return code

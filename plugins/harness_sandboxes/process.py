@@ -23,6 +23,7 @@ a new session can outlive the run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -57,15 +58,29 @@ def bwrap_works() -> str | None:
         return "bubblewrap (bwrap) is not installed"
     try:
         probe = subprocess.run(
-            [exe, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent",
-             "--dev", "/dev", "--proc", "/proc", "true"],
-            capture_output=True, timeout=20,
+            [
+                exe,
+                "--ro-bind",
+                "/",
+                "/",
+                "--unshare-all",
+                "--die-with-parent",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "true",
+            ],
+            capture_output=True,
+            timeout=20,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap failed to start: {exc}"
     if probe.returncode != 0:
-        return "bwrap cannot create namespaces here: " + probe.stderr.decode(
-            errors="replace").strip()
+        return (
+            "bwrap cannot create namespaces here: "
+            + probe.stderr.decode(errors="replace").strip()
+        )
     return None
 
 
@@ -111,10 +126,8 @@ class _PidsCgroup:
                 break
             left = max(left, len(pids))
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.05)
         return left
 
@@ -167,8 +180,11 @@ class ProcessSandbox(SandboxPlugin):
 
     def availability(self) -> Availability:
         if os.name != "posix":
-            return Availability(False, "the process sandbox needs a POSIX system",
-                                "run on Linux, or use the docker sandbox")
+            return Availability(
+                False,
+                "the process sandbox needs a POSIX system",
+                "run on Linux, or use the docker sandbox",
+            )
         return Availability(True, self._isolation_summary())
 
     def _isolation_summary(self) -> str:
@@ -193,11 +209,18 @@ class ProcessSandbox(SandboxPlugin):
             shutil.copyfile(job.runner, runner)
             runner.chmod(0o444)
             command = [
-                sys.executable, "-I", "-B", str(runner),
-                "--submission", str(job.submission_dir),
-                "--inputs", str(job.inputs_dir),
-                "--output", str(job.output_dir),
-                "--protocol", json.dumps(dict(job.protocol)),
+                sys.executable,
+                "-I",
+                "-B",
+                str(runner),
+                "--submission",
+                str(job.submission_dir),
+                "--inputs",
+                str(job.inputs_dir),
+                "--output",
+                str(job.output_dir),
+                "--protocol",
+                json.dumps(dict(job.protocol)),
             ]
             why = bwrap_works()
             if why is None:
@@ -214,8 +237,9 @@ class ProcessSandbox(SandboxPlugin):
                     "processes that leave the session may outlive the run"
                 )
             for note in notes:
-                warnings.warn(f"process sandbox: {note}", IsolationWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"process sandbox: {note}", IsolationWarning, stacklevel=2
+                )
             try:
                 return self._execute(job, command, cgroup, tuple(notes))
             finally:
@@ -227,18 +251,25 @@ class ProcessSandbox(SandboxPlugin):
     def _bwrap(self, job: SandboxJob, hidden: list[Path], private: Path) -> list[str]:
         args = [
             shutil.which("bwrap") or "bwrap",
-            "--ro-bind", "/", "/",
-            "--dev", "/dev",
-            "--proc", "/proc",
-            "--tmpfs", "/tmp",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",
             "--unshare-all",
             "--die-with-parent",
             "--new-session",
-            "--cap-drop", "ALL",
+            "--cap-drop",
+            "ALL",
         ]
         for secret in hidden:
-            if any(secret != other and secret.is_relative_to(other)
-                   for other in hidden):
+            if any(
+                secret != other and secret.is_relative_to(other) for other in hidden
+            ):
                 continue  # already covered by a hidden folder above it
             if secret.is_dir():
                 args += ["--tmpfs", str(secret)]
@@ -264,15 +295,18 @@ class ProcessSandbox(SandboxPlugin):
         def prepare_child() -> None:
             os.setsid()
             cgroup.add_self()
-            resource.setrlimit(resource.RLIMIT_AS,
-                               (limits.memory_bytes, limits.memory_bytes))
-            resource.setrlimit(resource.RLIMIT_FSIZE,
-                               (limits.output_bytes, limits.output_bytes))
+            resource.setrlimit(
+                resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)
+            )
+            resource.setrlimit(
+                resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes)
+            )
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
             if os.getuid() != 0:
-                resource.setrlimit(resource.RLIMIT_NPROC,
-                                   (limits.processes, limits.processes))
+                resource.setrlimit(
+                    resource.RLIMIT_NPROC, (limits.processes, limits.processes)
+                )
 
         out, err = TailBuffer(limits.log_bytes), TailBuffer(limits.log_bytes)
         started = time.monotonic()
@@ -322,10 +356,8 @@ class ProcessSandbox(SandboxPlugin):
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes], cgroup: _PidsCgroup) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         cgroup.kill_all()
         try:
             proc.wait(timeout=_KILL_GRACE * 5)

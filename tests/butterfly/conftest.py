@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness_butterfly.dataset import ButterflyDataset
 
 from harness.types import PreparedSplit
+from harness_butterfly.dataset import ButterflyDataset
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness_butterfly import synthetic
-from harness_butterfly.dataset import ButterflyDataset
 from PIL import Image
 
 from harness.types import PreparedSplit
+from harness_butterfly import synthetic
+from harness_butterfly.dataset import ButterflyDataset
 
 NAME = re.compile(r"^[0-9]+_CAM[0-9]{6}_[dv]\.jpg$")
 

@@ -21,6 +21,8 @@ import warnings
 
 import numpy as np
 import pytest
+
+from harness.types import Truth
 from harness_butterfly.metric import (
     KEYS,
     UndefinedScoreWarning,
@@ -29,8 +31,6 @@ from harness_butterfly.metric import (
     round_scores,
 )
 from harness_butterfly.plugin import BUTTERFLY_HYBRID, score_truth
-
-from harness.types import Truth
 
 
 def score(rows, **options):

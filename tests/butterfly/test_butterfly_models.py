@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import yaml
 from butterfly_support import import_model_class, run_per_item
+from PIL import Image
+
 from harness_butterfly import plugin
 from harness_butterfly.dataset import ButterflyDataset
 from harness_butterfly.metric import KEYS, butterfly_scores
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "reference_submissions"
@@ -160,10 +161,9 @@ def test_challenge_file_columns():
 
 
 def test_challenge_file_resolves_against_the_plugins():
-    from harness_models import plugin as models
-
     from harness.challenge import load_challenge
     from harness.plugins import load_plugins
+    from harness_models import plugin as models
 
     plugins = load_plugins(
         extra=[("butterfly", plugin), ("models", models)], entry_points=False

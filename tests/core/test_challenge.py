@@ -18,14 +18,19 @@ def write(tmp_path, text):
 def test_toy_challenge_loads(toy_plugins, toy_challenge_file):
     c = load_challenge(toy_challenge_file, toy_plugins)
     assert (c.name, c.dataset, c.protocol, c.primary.key) == (
-        "toy", "toy", "batch", "MEAN_GAP")
+        "toy",
+        "toy",
+        "batch",
+        "MEAN_GAP",
+    )
     assert c.limits.memory_bytes == 1024 * 2**20
     assert len(c.sha256) == 64
 
 
 def test_schema_error_names_file_location_value_and_expectation(tmp_path):
-    path = write(tmp_path, TOY_CHALLENGE.replace("direction: higher",
-                                                 "direction: upward"))
+    path = write(
+        tmp_path, TOY_CHALLENGE.replace("direction: higher", "direction: upward")
+    )
     with pytest.raises(ChallengeError) as info:
         load_challenge(path)
     message = str(info.value)
@@ -36,7 +41,8 @@ def test_schema_error_names_file_location_value_and_expectation(tmp_path):
 
 def test_every_problem_reported_at_once(tmp_path):
     text = TOY_CHALLENGE.replace("positive: 1, ", "").replace(
-        'version: "1"', 'version: "1"\ncolour: blue')
+        'version: "1"', 'version: "1"\ncolour: blue'
+    )
     with pytest.raises(ChallengeError) as info:
         load_challenge(write(tmp_path, text))
     message = str(info.value)
@@ -52,12 +58,14 @@ def test_yaml_syntax_error_has_line(tmp_path):
 
 def test_unknown_plugin_names_suggest(tmp_path, toy_plugins):
     text = TOY_CHALLENGE.replace("metric: toy-gap", "metric: toy-gp").replace(
-        "name: toy}", "name: tyo}")
+        "name: toy}", "name: tyo}"
+    )
     with pytest.raises(ChallengeError) as info:
         load_challenge(write(tmp_path, text), toy_plugins)
     message = str(info.value)
-    assert "metrics[0].metric: unknown metric 'toy-gp'; did you mean 'toy-gap'?" \
-        in message
+    assert (
+        "metrics[0].metric: unknown metric 'toy-gp'; did you mean 'toy-gap'?" in message
+    )
     assert "dataset.name: unknown dataset 'tyo'; did you mean 'toy'?" in message
 
 
@@ -69,8 +77,10 @@ def test_one_primary_required(tmp_path):
 
 def test_direction_must_agree_with_metric(tmp_path, toy_plugins):
     text = TOY_CHALLENGE.replace("direction: higher", "direction: lower")
-    with pytest.raises(ChallengeError, match="found 'lower', but metric 'toy-gap' "
-                       "is better when higher"):
+    with pytest.raises(
+        ChallengeError,
+        match="found 'lower', but metric 'toy-gap' is better when higher",
+    ):
         load_challenge(write(tmp_path, text), toy_plugins)
 
 

@@ -30,8 +30,15 @@ def test_plugins_lists_every_builtin_with_version(cli):
     result = cli("plugins", "--json")
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.output)}
-    for name in ("gw", "butterfly", "sealevel", "metrics", "models",
-                 "sandbox-process", "sandbox-docker"):
+    for name in (
+        "gw",
+        "butterfly",
+        "sealevel",
+        "metrics",
+        "models",
+        "sandbox-process",
+        "sandbox-docker",
+    ):
         assert rows[name]["builtin"] is True
         assert rows[name]["version"]
     assert "dataset:gw" in rows["gw"]["provides"]
@@ -41,15 +48,26 @@ def test_challenges_lists_phases_and_metrics(cli):
     result = cli("challenges", "--json")
     found = {r["name"]: r for r in json.loads(result.output)}
     assert set(found) >= {"gw-anomaly", "butterfly-hybrid", "sea-level-anomaly"}
-    assert found["gw-anomaly"]["phases"] == {"development": "validation",
-                                            "final": "test"}
+    assert found["gw-anomaly"]["phases"] == {
+        "development": "validation",
+        "final": "test",
+    }
     assert [m["key"] for m in found["gw-anomaly"]["metrics"]] == ["TNR", "ROC_AUC"]
 
 
 def test_run_reference_submission(cli, tmp_path):
-    result = cli("run", "gw-anomaly", str(ROOT / "reference_submissions/gw-pca"),
-                 "--phase", "development", "--sandbox", "process",
-                 "--bootstrap", "0", "--json")
+    result = cli(
+        "run",
+        "gw-anomaly",
+        str(ROOT / "reference_submissions/gw-pca"),
+        "--phase",
+        "development",
+        "--sandbox",
+        "process",
+        "--bootstrap",
+        "0",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
     assert record["status"] == "succeeded"
@@ -62,9 +80,19 @@ def test_failed_submission_exit_code_and_message(cli, tmp_path):
     sub.mkdir()
     (sub / "model.py").write_text(
         "class Model:\n    def load(self):\n        pass\n"
-        "    def predict(self, X):\n        return X[:, :1, 0]\n")
-    result = cli("run", "gw-anomaly", str(sub), "--phase", "development",
-                 "--sandbox", "process", "--bootstrap", "0")
+        "    def predict(self, X):\n        return X[:, :1, 0]\n"
+    )
+    result = cli(
+        "run",
+        "gw-anomaly",
+        str(sub),
+        "--phase",
+        "development",
+        "--sandbox",
+        "process",
+        "--bootstrap",
+        "0",
+    )
     assert result.exit_code == ExitCode.SUBMISSION_FAILED
     assert "shape (2000, 1) where (2000,) was expected" in result.output
 
@@ -84,22 +112,39 @@ def test_unknown_challenge_suggests(cli):
 
 
 def test_score_existing_predictions(cli, tmp_path):
-    run = cli("run", "gw-anomaly", str(ROOT / "reference_submissions/gw-pca"),
-              "--phase", "development", "--sandbox", "process", "--bootstrap", "0",
-              "--json")
+    run = cli(
+        "run",
+        "gw-anomaly",
+        str(ROOT / "reference_submissions/gw-pca"),
+        "--phase",
+        "development",
+        "--sandbox",
+        "process",
+        "--bootstrap",
+        "0",
+        "--json",
+    )
     record = json.loads(run.output)
     predictions = tmp_path / "harness-results" / record["run_id"] / "predictions.json"
-    scored = cli("score", "gw-anomaly", str(predictions), "--phase", "development",
-                 "--bootstrap", "0", "--json")
+    scored = cli(
+        "score",
+        "gw-anomaly",
+        str(predictions),
+        "--phase",
+        "development",
+        "--bootstrap",
+        "0",
+        "--json",
+    )
     assert scored.exit_code == 0
-    assert json.loads(scored.output)["TNR"]["value"] == record["scores"]["TNR"][
-        "value"]
+    assert json.loads(scored.output)["TNR"]["value"] == record["scores"]["TNR"]["value"]
     broken = tmp_path / "broken.json"
     document = json.loads(predictions.read_text())
     document["values"][3] = float("nan")
     broken.write_text(json.dumps(document))
-    result = CliRunner().invoke(main, ["score", "gw-anomaly", str(broken),
-                                       "--phase", "development"])
+    result = CliRunner().invoke(
+        main, ["score", "gw-anomaly", str(broken), "--phase", "development"]
+    )
     assert result.exit_code == ExitCode.INVALID_INPUT
     assert "not finite" in result.output and "item '3'" in result.output
 

@@ -56,33 +56,49 @@ def test_paired_difference_detects_real_and_null_differences():
     truth = Truth(ids=np.arange(1000), labels=labels)
     real = paired_difference(ACCURACY, {}, truth, good, worse, n_resamples=300)
     assert real[None]["differ"] and real[None]["low"] > 0
-    null = paired_difference(ACCURACY, {}, truth, good, good.copy(),
-                             n_resamples=300)
+    null = paired_difference(ACCURACY, {}, truth, good, good.copy(), n_resamples=300)
     assert not null[None]["differ"] and null[None]["difference"] == 0
 
 
-def test_compare_two_stored_runs(toy_plugins, toy_challenge_file, make_submission,
-                                 tmp_path):
+def test_compare_two_stored_runs(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path
+):
     challenge = load_challenge(toy_challenge_file, toy_plugins)
-    options = RunOptions(sandbox="process", cache_dir=tmp_path / "c",
-                         results_dir=tmp_path / "r", bootstrap=100)
+    options = RunOptions(
+        sandbox="process",
+        cache_dir=tmp_path / "c",
+        results_dir=tmp_path / "r",
+        bootstrap=100,
+    )
     runs = []
     for name, body in (("a", "X.mean(axis=1)"), ("b", "X.mean(axis=1) * 0.5")):
         code = f"class Model:\n    def predict(self, X):\n        return {body}\n"
-        record = run_submission(challenge, "development", make_submission(code, name),
-                                plugins=toy_plugins, options=options)
+        record = run_submission(
+            challenge,
+            "development",
+            make_submission(code, name),
+            plugins=toy_plugins,
+            options=options,
+        )
         assert record["status"] == "succeeded", record["failure"]
         assert record["scores"]["MEAN_GAP"]["interval"]["n_resamples"] == 100
         runs.append(tmp_path / "r" / record["run_id"])
-    rows = compare_runs(runs[0], runs[1], challenge, plugins=toy_plugins,
-                        options=options)
+    rows = compare_runs(
+        runs[0], runs[1], challenge, plugins=toy_plugins, options=options
+    )
     assert rows[0]["key"] == "MEAN_GAP"
     assert rows[0]["a"] == pytest.approx(5.0) and rows[0]["b"] == pytest.approx(2.5)
     assert rows[0]["differ"] is True
 
     changed = tmp_path / "changed.yaml"
-    changed.write_text(toy_challenge_file.read_text().replace('version: "1"',
-                                                            'version: "2"'))
+    changed.write_text(
+        toy_challenge_file.read_text().replace('version: "1"', 'version: "2"')
+    )
     with pytest.raises(InvalidInputError, match="another version of challenge"):
-        compare_runs(runs[0], runs[1], load_challenge(changed, toy_plugins),
-                     plugins=toy_plugins, options=options)
+        compare_runs(
+            runs[0],
+            runs[1],
+            load_challenge(changed, toy_plugins),
+            plugins=toy_plugins,
+            options=options,
+        )

@@ -37,30 +37,39 @@ class Model:
 """
 
 
-def test_truth_unreachable_from_child(toy_plugins, toy_challenge_file,
-                                      make_submission, tmp_path: Path):
+def test_truth_unreachable_from_child(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path: Path
+):
     cache = tmp_path / "cache"
     results = tmp_path / "results"
     challenge = load_challenge(toy_challenge_file, toy_plugins)
-    options = RunOptions(sandbox="process", cache_dir=cache, results_dir=results,
-                         bootstrap=0)
+    options = RunOptions(
+        sandbox="process", cache_dir=cache, results_dir=results, bootstrap=0
+    )
     # Prepare once so the truth exists before the probe looks for it.
     from harness.evaluate import prepare_split
 
     prepared = prepare_split(challenge, toy_plugins, "validation", options)
     truth = prepared.truth_file.resolve()
     assert truth.is_file()
-    targets = [str(truth), str(truth.parent), str(cache), str(results),
-               str(cache / "datasets" / "toy" / "validation" / "truth.npz")]
+    targets = [
+        str(truth),
+        str(truth.parent),
+        str(cache),
+        str(results),
+        str(cache / "datasets" / "toy" / "validation" / "truth.npz"),
+    ]
     submission = make_submission(PROBE.format(targets=targets))
 
-    record = run_submission(challenge, "development", submission,
-                            plugins=toy_plugins, options=options)
+    record = run_submission(
+        challenge, "development", submission, plugins=toy_plugins, options=options
+    )
 
     assert record["status"] == "succeeded", record["failure"]
-    line = next(x for x in record["sandbox"]["stdout"].splitlines()
-                if x.startswith("PROBE "))
-    seen = json.loads(line[len("PROBE "):])
+    line = next(
+        x for x in record["sandbox"]["stdout"].splitlines() if x.startswith("PROBE ")
+    )
+    seen = json.loads(line[len("PROBE ") :])
     for path in targets:
         assert "truth" not in seen[path], (path, seen[path])
         assert not seen[path].startswith("read"), (path, seen[path])
@@ -68,7 +77,16 @@ def test_truth_unreachable_from_child(toy_plugins, toy_challenge_file,
     # Only the variables the sandbox sets are passed on.
     assert "HARNESS_CACHE" not in seen["environ"]
     assert set(seen["environ"]) <= {
-        "PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
-        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-        "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LC_CTYPE", "PWD",
+        "PATH",
+        "HOME",
+        "LANG",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "LC_CTYPE",
+        "PWD",
     }

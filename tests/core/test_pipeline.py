@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from harness.challenge import load_challenge
@@ -24,14 +22,20 @@ class Model:
 
 def run(toy_plugins, toy_challenge_file, submission, tmp_path, **limits):
     challenge = load_challenge(toy_challenge_file, toy_plugins)
-    options = RunOptions(sandbox="process", cache_dir=tmp_path / "cache",
-                         results_dir=tmp_path / "results", bootstrap=50)
-    return run_submission(challenge, "development", submission,
-                          plugins=toy_plugins, options=options)
+    options = RunOptions(
+        sandbox="process",
+        cache_dir=tmp_path / "cache",
+        results_dir=tmp_path / "results",
+        bootstrap=50,
+    )
+    return run_submission(
+        challenge, "development", submission, plugins=toy_plugins, options=options
+    )
 
 
-def test_good_submission_is_scored(toy_plugins, toy_challenge_file, make_submission,
-                                   tmp_path):
+def test_good_submission_is_scored(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path
+):
     record = run(toy_plugins, toy_challenge_file, make_submission(GOOD), tmp_path)
     assert record["status"] == "succeeded", record["failure"]
     assert record["scores"]["MEAN_GAP"]["value"] == pytest.approx(5.0)
@@ -45,15 +49,19 @@ def test_good_submission_is_scored(toy_plugins, toy_challenge_file, make_submiss
 @pytest.mark.parametrize(
     ("source", "stage", "fragment"),
     [
-        ("return X.mean(axis=1, keepdims=True)", "runner",
-         "shape (20, 1) where (20,) was expected"),
+        (
+            "return X.mean(axis=1, keepdims=True)",
+            "runner",
+            "shape (20, 1) where (20,) was expected",
+        ),
         ("return [float('nan')] * len(X)", "validation", "not finite"),
         ("return X.mean(axis=1)[:-1]", "runner", "shape (19,) where (20,)"),
         ("return ['a'] * len(X)", "runner", "expected numbers"),
     ],
 )
-def test_bad_outputs_are_named(toy_plugins, toy_challenge_file, make_submission,
-                               tmp_path, source, stage, fragment):
+def test_bad_outputs_are_named(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path, source, stage, fragment
+):
     code = f"class Model:\n    def predict(self, X):\n        {source}\n"
     record = run(toy_plugins, toy_challenge_file, make_submission(code), tmp_path)
     assert record["status"] == "failed"
@@ -76,10 +84,12 @@ class Model:
     assert "RuntimeError: weights missing" in failure["message"]
 
 
-def test_sleep_past_deadline(toy_plugins, toy_challenge_file, make_submission,
-                             tmp_path):
+def test_sleep_past_deadline(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path
+):
     toy_challenge_file.write_text(
-        toy_challenge_file.read_text().replace("wall_seconds: 20", "wall_seconds: 2"))
+        toy_challenge_file.read_text().replace("wall_seconds: 20", "wall_seconds: 2")
+    )
     code = """
 import time
 class Model:
@@ -94,8 +104,7 @@ class Model:
     assert record["timings"]["sandbox"] < 15
 
 
-def test_memory_past_limit(toy_plugins, toy_challenge_file, make_submission,
-                           tmp_path):
+def test_memory_past_limit(toy_plugins, toy_challenge_file, make_submission, tmp_path):
     code = """
 import numpy as np
 class Model:

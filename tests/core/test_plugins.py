@@ -60,9 +60,21 @@ def outside_site(tmp_path_factory) -> Path:
     (source / "harness_extra_metric" / "__init__.py").write_text(OUTSIDE_MODULE)
     site = root / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
     )
     assert (site / "harness_extra_metric" / "__init__.py").is_file()
     return site
@@ -75,18 +87,30 @@ def test_outside_metric_used_by_a_challenge_then_blocked(
     plugins = load_plugins(extra=[("toy", ToyPlugin())])
     info = next(i for i in plugins.infos if i.name == "extra-metric")
     assert (info.distribution, info.version, info.builtin) == (
-        "harness-extra-metric", "2.3.4", False)
+        "harness-extra-metric",
+        "2.3.4",
+        False,
+    )
     assert plugins.metrics.provider("median-gap") == "extra-metric"
 
     spec = tmp_path / "uses-outside.yaml"
     spec.write_text(TOY_CHALLENGE.replace("metric: toy-gap", "metric: median-gap"))
     challenge = load_challenge(spec, plugins)
     submission = make_submission(
-        "class Model:\n    def predict(self, X):\n        return X.sum(axis=1)\n")
+        "class Model:\n    def predict(self, X):\n        return X.sum(axis=1)\n"
+    )
     record = run_submission(
-        challenge, "development", submission, plugins=plugins,
-        options=RunOptions(sandbox="process", cache_dir=tmp_path / "c",
-                           results_dir=tmp_path / "r", bootstrap=0))
+        challenge,
+        "development",
+        submission,
+        plugins=plugins,
+        options=RunOptions(
+            sandbox="process",
+            cache_dir=tmp_path / "c",
+            results_dir=tmp_path / "r",
+            bootstrap=0,
+        ),
+    )
     assert record["status"] == "succeeded", record["failure"]
     assert record["scores"]["MEAN_GAP"]["value"] == pytest.approx(15.0)
     assert record["versions"]["plugins"]["extra-metric"] == "2.3.4"
@@ -115,9 +139,13 @@ def _metric_plugin(name: str):
 
 def test_duplicate_names_name_both_plugins():
     with pytest.raises(PluginError) as info:
-        load_plugins(entry_points=False,
-                     extra=[("first", _metric_plugin("same")),
-                            ("second", _metric_plugin("same"))])
+        load_plugins(
+            entry_points=False,
+            extra=[
+                ("first", _metric_plugin("same")),
+                ("second", _metric_plugin("same")),
+            ],
+        )
     message = str(info.value)
     assert "metric 'same'" in message
     assert "'first'" in message and "'second'" in message
@@ -142,8 +170,8 @@ def test_raising_plugin_is_named():
     with pytest.raises(PluginError) as info:
         load_plugins(entry_points=False, extra=[("broken", Broken())])
     assert str(info.value) == (
-        "plugin 'broken' raised RuntimeError in harness_register_datasets(): "
-        "no disk")
+        "plugin 'broken' raised RuntimeError in harness_register_datasets(): no disk"
+    )
 
 
 def test_wrong_return_type_is_named():
@@ -152,8 +180,9 @@ def test_wrong_return_type_is_named():
         def harness_register_metrics(self):
             return ["not a metric"]
 
-    with pytest.raises(PluginError, match="'wrong'.*returned a str, expected "
-                       "MetricPlugin"):
+    with pytest.raises(
+        PluginError, match="'wrong'.*returned a str, expected MetricPlugin"
+    ):
         load_plugins(entry_points=False, extra=[("wrong", Wrong())])
 
 
@@ -165,8 +194,9 @@ def test_unknown_name_suggests_the_closest():
 
 def test_trace_reports_hook_calls():
     lines: list[str] = []
-    plugins = load_plugins(entry_points=False, extra=[("toy", ToyPlugin())],
-                           trace=lines.append)
+    plugins = load_plugins(
+        entry_points=False, extra=[("toy", ToyPlugin())], trace=lines.append
+    )
     plugins.notify_run_finished({"run_id": "x"})
     assert any("harness_run_finished" in line for line in lines)
 

@@ -23,8 +23,9 @@ def make_zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def staged_files(dest: Path) -> list[str]:
-    return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")
-                  if p.is_file())
+    return sorted(
+        p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()
+    )
 
 
 def test_plain_zip(tmp_path):
@@ -35,11 +36,14 @@ def test_plain_zip(tmp_path):
 
 
 def test_enclosing_folder_and_macos_junk_are_handled(tmp_path):
-    src = make_zip(tmp_path / "s.zip", {
-        "mysub/model.py": MODEL,
-        "mysub/.DS_Store": b"junk",
-        "__MACOSX/mysub/._model.py": b"junk",
-    })
+    src = make_zip(
+        tmp_path / "s.zip",
+        {
+            "mysub/model.py": MODEL,
+            "mysub/.DS_Store": b"junk",
+            "__MACOSX/mysub/._model.py": b"junk",
+        },
+    )
     staged = stage_submission(src, tmp_path / "out", required=("model.py",))
     assert staged_files(staged.path) == ["model.py"]
     assert any("enclosing folder 'mysub'" in n for n in staged.notes)
@@ -47,8 +51,9 @@ def test_enclosing_folder_and_macos_junk_are_handled(tmp_path):
 
 
 def test_same_content_same_hash(tmp_path):
-    a = stage_submission(make_zip(tmp_path / "a.zip", {"model.py": MODEL}),
-                         tmp_path / "a")
+    a = stage_submission(
+        make_zip(tmp_path / "a.zip", {"model.py": MODEL}), tmp_path / "a"
+    )
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "model.py").write_bytes(MODEL)
@@ -58,8 +63,12 @@ def test_same_content_same_hash(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "fragment"),
-    [("/etc/evil.py", "absolute path"), ("../evil.py", "climbs out"),
-     ("a/../../evil.py", "climbs out"), ("C:/evil.py", "absolute path")],
+    [
+        ("/etc/evil.py", "absolute path"),
+        ("../evil.py", "climbs out"),
+        ("a/../../evil.py", "climbs out"),
+        ("C:/evil.py", "absolute path"),
+    ],
 )
 def test_zip_slip_refused(tmp_path, name, fragment):
     src = make_zip(tmp_path / "s.zip", {"model.py": MODEL, name: b"x"})
@@ -92,16 +101,23 @@ def test_folder_link_leaving_tree_refused(tmp_path):
 def test_caps_on_count_and_size(tmp_path):
     many = {f"f{i}.txt": b"x" for i in range(30)}
     with pytest.raises(SubmissionError, match="holds 31 files; at most 10"):
-        stage_submission(make_zip(tmp_path / "m.zip", {"model.py": MODEL, **many}),
-                         tmp_path / "o1", caps=SubmissionCaps(max_files=10))
+        stage_submission(
+            make_zip(tmp_path / "m.zip", {"model.py": MODEL, **many}),
+            tmp_path / "o1",
+            caps=SubmissionCaps(max_files=10),
+        )
     with pytest.raises(SubmissionError, match="at most 1000 are accepted"):
-        stage_submission(make_zip(tmp_path / "b.zip", {"model.py": b"#" * 5000}),
-                         tmp_path / "o2", caps=SubmissionCaps(max_bytes=1000))
+        stage_submission(
+            make_zip(tmp_path / "b.zip", {"model.py": b"#" * 5000}),
+            tmp_path / "o2",
+            caps=SubmissionCaps(max_bytes=1000),
+        )
 
 
 def test_zip_bomb_refused(tmp_path):
-    src = make_zip(tmp_path / "bomb.zip", {"model.py": MODEL,
-                                           "zeros.bin": b"\0" * (50 * 2**20)})
+    src = make_zip(
+        tmp_path / "bomb.zip", {"model.py": MODEL, "zeros.bin": b"\0" * (50 * 2**20)}
+    )
     assert src.stat().st_size < 2**20
     with pytest.raises(SubmissionError, match="zip bomb"):
         stage_submission(src, tmp_path / "out")
@@ -116,8 +132,9 @@ def test_truncated_archive(tmp_path):
 
 def test_model_nested_one_level_too_deep(tmp_path):
     src = make_zip(tmp_path / "s.zip", {"a/b/model.py": MODEL, "a/c.txt": b""})
-    with pytest.raises(SubmissionError,
-                       match="found at b/model.py; zip the files themselves"):
+    with pytest.raises(
+        SubmissionError, match="found at b/model.py; zip the files themselves"
+    ):
         stage_submission(src, tmp_path / "out", required=("model.py",))
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness_gw import dataset as gw_dataset
-from harness_gw import synthetic
-from harness_gw.dataset import GWDataError, GWDataset, GWMissingFileError
 
 from harness.errors import InvalidInputError, UnknownNameError
 from harness.types import DatasetPlugin
+from harness_gw import dataset as gw_dataset
+from harness_gw import synthetic
+from harness_gw.dataset import GWDataError, GWDataset, GWMissingFileError
 
 SMALL = {"background": 40, "bbh": 10, "sglf": 10}
 SMALL_OPTIONS = {"sizes": {split: SMALL for split in synthetic.SPLITS}}

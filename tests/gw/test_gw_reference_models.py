@@ -14,8 +14,9 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from harness_gw.dataset import GWDataset
 from sklearn.metrics import roc_auc_score
+
+from harness_gw.dataset import GWDataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "reference_submissions"

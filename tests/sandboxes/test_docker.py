@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from harness.types import Limits, SandboxJob
 from harness_sandboxes.docker import (
     DEFAULT_IMAGE,
     LABEL,
@@ -33,8 +35,6 @@ from harness_sandboxes.docker import (
     owner_labels,
     sweep,
 )
-
-from harness.types import Limits, SandboxJob
 
 docker = pytest.mark.docker
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.errors import SubmissionError
 from harness_sandboxes._requirements import (
     Pin,
     RequirementsBuildError,
@@ -21,8 +23,6 @@ from harness_sandboxes._requirements import (
     requirements_image_tag,
 )
 from harness_sandboxes.docker import DEFAULT_IMAGE, LABEL, _owner
-
-from harness.errors import SubmissionError
 
 ALLOWED = {"lightgbm": ">=4,<5", "PyWavelets": "", "tiny_pkg": "==1.0"}
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from harness.types import PreparedSplit
 from harness_sealevel.dataset import (
     GRID_SHAPE,
     STATIONS,
@@ -17,8 +19,6 @@ from harness_sealevel.dataset import (
     read_sla,
 )
 from harness_sealevel.synthetic import generate, land_mask, write_original_layout
-
-from harness.types import PreparedSplit
 
 # Small enough to generate in a fraction of a second.
 SMALL = {

@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+
+from harness.types import Truth
 from harness_sealevel.dataset import STATIONS
 from harness_sealevel.metric import (
     OUTPUTS,
@@ -15,8 +17,6 @@ from harness_sealevel.metric import (
     sealevel_flood,
     sealevel_scores,
 )
-
-from harness.types import Truth
 
 AC, BALTIMORE, EASTPORT, SANDY_HOOK, THE_BATTERY = 0, 1, 2, 8, 10
 

@@ -10,6 +10,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 import yaml
+
 from harness_sealevel.dataset import SeaLevelDataset
 from harness_sealevel.metric import sealevel_scores
 from harness_sealevel.plugin import CHALLENGE_FILE

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from harness_sealevel import metric, plugin, synthetic
 from harness_sealevel.dataset import STATIONS, SeaLevelDataset, parse_options
 
