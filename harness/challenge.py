@@ -72,8 +72,8 @@ class Challenge:
     phases: tuple[Phase, ...]
     limits: Limits
     image: str | None
-    requirements_allowed: tuple[str, ...] | None
-    wheels: str | None
+    requirements_allowed: Mapping[str, str] | None
+    wheels: Path | None
     source: Path
     sha256: str
     raw: Mapping[str, Any]
@@ -161,8 +161,10 @@ def parse_challenge(text: str, *, source: Path) -> Challenge:
         phases=phases,
         limits=_limits(raw.get("limits", {})),
         image=raw.get("sandbox", {}).get("image"),
-        requirements_allowed=tuple(allowed) if allowed is not None else None,
-        wheels=requirements.get("wheels"),
+        requirements_allowed=dict(allowed) if allowed is not None else None,
+        wheels=(source.parent / requirements["wheels"])
+        if requirements.get("wheels")
+        else None,
         source=source,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         raw=raw,

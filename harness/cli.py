@@ -301,6 +301,11 @@ def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
     "--sandbox", default=None, help="Sandbox plugin (default: the best available)."
 )
 @click.option(
+    "--wheels",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of wheels for requirements.txt (docker sandbox).",
+)
+@click.option(
     "--results-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("harness-results"),
@@ -320,6 +325,7 @@ def run_command(
     seed: int,
     as_json: bool,
     sandbox: str | None,
+    wheels: Path | None,
     results_dir: Path,
 ) -> None:
     """Run SUBMISSION (a folder or zip) on CHALLENGE (a name or a .yaml file)."""
@@ -335,6 +341,7 @@ def run_command(
         results_dir=results_dir,
         bootstrap=bootstrap,
         seed=seed,
+        wheels=wheels,
     )
     record = run_submission(
         spec, phase or spec.phases[0].name, submission, plugins=plugins, options=options

@@ -65,6 +65,7 @@ class RunOptions:
     bootstrap: int = 1000
     seed: int = 0
     confidence: float = 0.95
+    wheels: Path | None = None
 
 
 class _Failure(Exception):
@@ -296,6 +297,7 @@ def _pipeline(
         image=challenge.image,
         label=record["run_id"],
     )
+    job = _install_requirements(record, challenge, sandbox, job, options)
     with _timed(record, "sandbox"):
         result = sandbox.run(job)
     report = _read_runner_report(output)
@@ -330,6 +332,42 @@ def _pipeline(
         except PredictionsError as exc:
             raise _Failure("scoring", "invalid-predictions", str(exc)) from exc
     _record_scores(record, columns, folder)
+
+
+def _install_requirements(
+    record: RunRecord,
+    challenge: Challenge,
+    sandbox: SandboxPlugin,
+    job: SandboxJob,
+    options: RunOptions,
+) -> SandboxJob:
+    """Let the sandbox install a submission's pinned packages, before the run."""
+    path = job.submission_dir / "requirements.txt"
+    if not path.is_file():
+        return job
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    if not any(lines):
+        return job
+    if challenge.requirements_allowed is None:
+        raise _Failure(
+            "submission",
+            "requirements-refused",
+            f"challenge {challenge.name!r} allows no extra packages; remove "
+            "requirements.txt or use only what the image provides",
+        )
+    with _timed(record, "requirements"):
+        try:
+            job = sandbox.prepare_requirements(
+                job,
+                text,
+                allowed=challenge.requirements_allowed,
+                wheels=options.wheels or challenge.wheels,
+            )
+        except SubmissionError as exc:
+            raise _Failure("submission", "requirements", str(exc)) from exc
+    record["sandbox"]["image"] = job.image
+    return job
 
 
 def _record_data(

@@ -261,6 +261,34 @@ class SandboxPlugin(abc.ABC):
     def availability(self) -> Availability:
         """Report whether this sandbox can run jobs on this machine."""
 
+    def prepare_requirements(
+        self,
+        job: SandboxJob,
+        requirements: str,
+        *,
+        allowed: Mapping[str, str],
+        wheels: Path | None,
+    ) -> SandboxJob:
+        """Return ``job`` changed so that the pinned packages are installed.
+
+        Called before :meth:`run` when a submission holds a non-empty
+        ``requirements.txt``. Installing happens here, never during the run.
+
+        :param requirements: the text of ``requirements.txt``.
+        :param allowed: package names the challenge allows, each with a
+            version specifier (``""`` for any).
+        :param wheels: a folder of wheels to install from, offline.
+        :raises SubmissionError: the file is refused or cannot be installed;
+            the default refuses, since this sandbox cannot install packages.
+        """
+        from harness.errors import SubmissionError
+
+        raise SubmissionError(
+            f"requirements.txt asks for packages, but the {self.name} sandbox "
+            "cannot install any; use the docker sandbox (see harness doctor) "
+            "or remove requirements.txt"
+        )
+
     @abc.abstractmethod
     def run(self, job: SandboxJob) -> SandboxResult:
         """Run ``job`` to completion or deadline and clean up after it.

@@ -123,8 +123,8 @@ def _shape_text(shape: tuple[int, ...], n: int) -> str:
 
 
 def _first_non_number(ids: list[str], values: list[Any]) -> str:
-    for item, value in zip(ids, values):
-        if not isinstance(value, (int, float, list)) or isinstance(value, bool):
+    for item, value in zip(ids, values, strict=False):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             return f" (first at item {item!r}: {value!r})"
     return ""
 
@@ -207,7 +207,7 @@ class ScoresProblem(ValueError):
         self.problems = problems
 
 
-def parse_scores(text: str, expected: Iterable[str]) -> dict[str, float]:
+def parse_scores(text: str, expected: Iterable[str] | None) -> dict[str, float]:
     """Check the text of a ``scores.json`` against the expected column keys.
 
     A leaderboard drops keys it does not know and shows nothing, or ranks
@@ -216,7 +216,8 @@ def parse_scores(text: str, expected: Iterable[str]) -> dict[str, float]:
 
     :param text: the file's content.
     :param expected: the keys of the leaderboard columns the scoring program
-        must fill.
+        must fill; ``None`` leaves the keys to the caller (when several tasks
+        fill one leaderboard together).
     :returns: the scores as floats, keyed as in the file.
     :raises ScoresProblem: listing unknown and missing keys, duplicated keys,
         values that are not numbers and values that are NaN or infinite.
@@ -237,20 +238,25 @@ def parse_scores(text: str, expected: Iterable[str]) -> dict[str, float]:
         raise ScoresProblem([f"scores.json is not valid JSON: {exc}"]) from exc
     if not isinstance(document, dict):
         raise ScoresProblem(
-            [f"scores.json holds a {type(document).__name__}; expected a flat "
-             "object of numbers keyed by column key"]
+            [
+                f"scores.json holds a {type(document).__name__}; expected a flat "
+                "object of numbers keyed by column key"
+            ]
         )
-    expected = list(expected)
     problems = []
-    unknown = [k for k in document if k not in expected]
-    if unknown:
-        problems.append(
-            f"unknown key(s) {_listing(unknown)} match no leaderboard column "
-            "(the platform would drop them silently)"
-        )
-    missing = [k for k in expected if k not in document]
-    if missing:
-        problems.append(f"missing key(s) {_listing(missing)} for leaderboard columns")
+    if expected is not None:
+        keys = list(expected)
+        unknown = [k for k in document if k not in keys]
+        if unknown:
+            problems.append(
+                f"unknown key(s) {_listing(unknown)} match no leaderboard column "
+                "(the platform would drop them silently)"
+            )
+        missing = [k for k in keys if k not in document]
+        if missing:
+            problems.append(
+                f"missing key(s) {_listing(missing)} for leaderboard columns"
+            )
     if duplicated:
         problems.append(f"key(s) {_listing(duplicated)} appear more than once")
     scores: dict[str, float] = {}

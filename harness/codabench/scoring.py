@@ -101,6 +101,8 @@ class ChallengeSnapshot:
 
     :param plugins: ``(plugin name, importable module)`` of every plugin
         that provides a metric used by a column.
+    :param required_files: files whose presence at a submission's root makes
+        it a code submission for the ingestion step.
     """
 
     name: str
@@ -113,6 +115,7 @@ class ChallengeSnapshot:
     protocol: Mapping[str, Any]
     plugins: tuple[tuple[str, str], ...]
     max_prediction_bytes: int
+    required_files: tuple[str, ...] = ("model.py",)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ChallengeSnapshot:
@@ -128,6 +131,7 @@ class ChallengeSnapshot:
             protocol=dict(raw["protocol"]),
             plugins=tuple((p["name"], p["module"]) for p in raw["plugins"]),
             max_prediction_bytes=int(raw["max_prediction_bytes"]),
+            required_files=tuple(raw.get("required_files", ("model.py",))),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -146,6 +150,7 @@ class ChallengeSnapshot:
             "protocol": dict(self.protocol),
             "plugins": [{"name": n, "module": m} for n, m in self.plugins],
             "max_prediction_bytes": self.max_prediction_bytes,
+            "required_files": list(self.required_files),
         }
 
 
@@ -218,7 +223,9 @@ def _runner_failure(res_dir: Path) -> str | None:
         return None
     if not isinstance(report, dict) or report.get("status") != "error":
         return None
-    error = report.get("error") if isinstance(report.get("error"), dict) else {}
+    error = report.get("error")
+    if not isinstance(error, dict):
+        error = {}
     stage = report.get("stage", "unknown")
     return f"the submission failed at stage {stage}: {error.get('message', '?')}"
 
@@ -282,7 +289,7 @@ def score_folders(
 
 def _html_page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n{body}</body></html>\n"
     )
@@ -295,7 +302,8 @@ def detailed_results(snapshot: ChallengeSnapshot, outcome: ScoringOutcome) -> st
         mark = " (primary)" if column.primary else ""
         better = "higher" if column.direction == "higher" else "lower"
         value = (
-            "undefined" if column.value is None
+            "undefined"
+            if column.value is None
             else f"{column.value:.{column.precision}f}"
         )
         warn = "<br>".join(html.escape(w) for w in column.warnings)
@@ -304,7 +312,7 @@ def detailed_results(snapshot: ChallengeSnapshot, outcome: ScoringOutcome) -> st
             f"<td>{better} is better</td><td>{warn}</td></tr>"
         )
     table = (
-        "<table border=\"1\" cellpadding=\"4\">\n<tr><th>column</th><th>score</th>"
+        '<table border="1" cellpadding="4">\n<tr><th>column</th><th>score</th>'
         "<th>direction</th><th>warnings</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
     )
     about = (
@@ -316,9 +324,7 @@ def detailed_results(snapshot: ChallengeSnapshot, outcome: ScoringOutcome) -> st
 
 def failure_page(message: str) -> str:
     """An HTML page that states why scoring failed."""
-    return _html_page(
-        "Scoring failed", f"<pre>{html.escape(message)}</pre>\n"
-    )
+    return _html_page("Scoring failed", f"<pre>{html.escape(message)}</pre>\n")
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -338,24 +344,32 @@ def _paths(argv: Sequence[str] | None) -> argparse.Namespace:
         "--output", default=env("HARNESS_CODABENCH_OUTPUT", "/app/output")
     )
     parser.add_argument(
-        "--program", default=None,
+        "--program",
+        default=None,
         help="folder holding challenge.json (default: the folder of score.py)",
     )
     parser.add_argument(
-        "--self-check", action="store_true",
+        "--self-check",
+        action="store_true",
         help="load the snapshot and metric plugins, print what was imported, exit",
     )
     return parser.parse_args(argv)
 
 
-def imported_outside(allowed: Sequence[str]) -> list[str]:
-    """Top-level modules now imported that are neither standard nor allowed."""
+def imported_outside(allowed: Sequence[str], before: set[str]) -> list[str]:
+    """Top-level modules imported since ``before`` that are neither standard nor
+    allowed; interpreter internals (``cython_runtime``, compiled ``__mypyc``
+    helpers) are left out."""
     stdlib = set(getattr(sys, "stdlib_module_names", ()))
-    names = {name.partition(".")[0] for name in list(sys.modules)}
+    names = {name.partition(".")[0] for name in set(sys.modules) - before}
     return sorted(
-        n for n in names
-        if n not in stdlib and n not in allowed and not n.startswith("_")
-        and n not in ("__main__", "__mp_main__")
+        n
+        for n in names
+        if n not in stdlib
+        and n not in allowed
+        and not n.startswith("_")
+        and "__" not in n
+        and n != "cython_runtime"
     )
 
 
@@ -367,13 +381,20 @@ def main(argv: Sequence[str] | None = None, *, program_dir: Path | None = None) 
     try:
         snapshot = read_snapshot(program)
         if args.self_check:
+            before = set(sys.modules)
             load_metric_plugins(snapshot)
             allowed = ["numpy", "PIL", "pluggy", "harness"] + [
                 module.partition(".")[0] for _, module in snapshot.plugins
             ]
             harness_dir = Path(sys.modules["harness"].__file__ or "").parent
-            print(json.dumps({"outside": imported_outside(allowed),
-                              "harness": str(harness_dir)}))
+            print(
+                json.dumps(
+                    {
+                        "outside": imported_outside(allowed, before),
+                        "harness": str(harness_dir),
+                    }
+                )
+            )
             return 0
         outcome = score_folders(snapshot, Path(args.ref), Path(args.res))
     except ScoringFailure as exc:

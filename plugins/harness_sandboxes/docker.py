@@ -50,7 +50,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import IsolationWarning, SandboxUnavailableError
+from harness.errors import (
+    IsolationWarning,
+    SandboxUnavailableError,
+    SubmissionError,
+)
 from harness.hookspecs import hookimpl
 from harness.types import (
     Availability,
@@ -434,6 +438,33 @@ class DockerSandbox(SandboxPlugin):
         )
 
     # -- a run ----------------------------------------------------------------
+
+    def prepare_requirements(
+        self,
+        job: SandboxJob,
+        requirements: str,
+        *,
+        allowed: Mapping[str, str],
+        wheels: Path | None,
+    ) -> SandboxJob:
+        """Check the pins against ``allowed`` and build a derived image."""
+        from harness_sandboxes._requirements import (
+            build_requirements_image,
+            parse_requirements,
+        )
+
+        pins = parse_requirements(requirements, allowed)
+        if wheels is None or not Path(wheels).is_dir():
+            raise SubmissionError(
+                "requirements.txt is accepted by this challenge, but no wheel "
+                f"folder is available to install from (got {wheels}); the host "
+                "sets submission.requirements.wheels or --wheels"
+            )
+        tag = build_requirements_image(
+            self.client(), pins, base_image=job.image or self.image,
+            wheels_dir=Path(wheels),
+        )
+        return dataclasses.replace(job, image=tag)
 
     def run(self, job: SandboxJob) -> SandboxResult:
         from docker.errors import ImageNotFound
