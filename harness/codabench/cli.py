@@ -156,9 +156,14 @@ def export_command(
 
 
 def _print_emulation(result: Any) -> None:
+    kinds = {
+        "ingested": "submission handed to the ingestion program",
+        "results": "result submission",
+        "program": "submission with its own command",
+    }
     click.echo(
         f"{result.title or result.bundle}: phase {result.phase}, image "
-        f"{result.image}, {result.submission_kind or 'unknown'} submission"
+        f"{result.image}, {kinds.get(result.submission_kind, 'submission')}"
     )
     for note in result.notes:
         click.echo(f"note: {note}")

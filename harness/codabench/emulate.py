@@ -21,7 +21,8 @@ value, or NaN and infinite values fails it too; a step past the phase's
 ``execution_time_limit`` is killed and its output so far is kept. Every
 container is hardened like the docker sandbox's (no network, read-only root,
 no capabilities, resource caps, an unprivileged user), labelled so a later
-run sweeps what a crashed one left, and removed in every case.
+run sweeps what a crashed one left, and removed in every case, SIGTERM and
+SIGHUP included (they are turned into :class:`SystemExit` during a run).
 
 Known limits: images are never pulled (the engine must hold the bundle's
 ``docker_image``, or pass another); programs and submissions are mounted
@@ -34,7 +35,6 @@ submissions are not emulated.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.codabench.bundle import (
     BundleError,
+    BundlePhase,
     Column,
     Competition,
     Leaderboard,
@@ -59,13 +60,18 @@ from harness.codabench.bundle import (
     read_program_command,
 )
 from harness.codabench.checks import ScoresProblem, parse_scores
-from harness.errors import SandboxUnavailableError, SubmissionError
+from harness.codabench.containers import (
+    ContainerRunner,
+    StepLog,
+    check_image,
+    connect,
+    exit_on_terminate,
+)
+from harness.errors import SubmissionError
 from harness.submission import SubmissionCaps, stage_submission
-from harness.types import Limits
 
 if TYPE_CHECKING:
     from docker import DockerClient
-    from docker.models.containers import Container
 
 __all__ = ["Emulation", "EmulatorOptions", "StepLog", "TaskOutcome", "run_bundle"]
 
@@ -75,7 +81,6 @@ log = logging.getLogger(__name__)
 PLATFORM_DEFAULT_IMAGE = "codalab/codalab-legacy:py3"
 BUNDLE_CAPS = SubmissionCaps(max_bytes=8 * 1024**3, max_files=200_000)
 MAX_SCORES_BYTES = 1024**2
-_KILL_WAIT = 10.0
 _JUNK = ("__MACOSX", ".DS_Store")
 
 
@@ -105,24 +110,6 @@ class EmulatorOptions:
     client_factory: Callable[[], DockerClient] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class StepLog:
-    """One container run: its command, exit status, time and bounded logs.
-
-    :param kind: ``submission``, ``ingestion`` or ``scoring``.
-    :param exit_code: ``None`` when the container never started.
-    """
-
-    kind: str
-    command: str
-    exit_code: int | None
-    seconds: float
-    timed_out: bool = False
-    killed_reason: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-
-
 @dataclasses.dataclass
 class TaskOutcome:
     """What happened to one task of the phase."""
@@ -139,6 +126,9 @@ class Emulation:
     """The outcome of :func:`run_bundle`.
 
     :param status: ``succeeded`` or ``failed``.
+    :param submission_kind: ``program`` (its metadata has a command),
+        ``ingested`` (handed to the task's ingestion program) or ``results``
+        (no ingestion program: its files are the results).
     :param failure: ``stage``, ``kind``, ``message`` and the ``task`` index,
         when the run failed.
     :param leaderboards: one row per leaderboard: its title and, per column
@@ -249,206 +239,6 @@ def _open_writable(folder: Path) -> Path:
     return folder
 
 
-# -- containers ------------------------------------------------------------------------
-
-
-def _connect(options: EmulatorOptions) -> DockerClient:
-    try:
-        if options.client_factory is not None:
-            client = options.client_factory()
-        else:
-            import docker
-
-            client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as exc:
-        # The SDK raises bare requests/urllib3 errors for a missing socket.
-        raise SandboxUnavailableError(
-            f"no Docker engine answers ({exc}); start one as root with "
-            "scripts/docker-engine.sh"
-        ) from exc
-    from harness_sandboxes.docker import sweep
-
-    sweep(client)
-    return client
-
-
-def _check_image(client: DockerClient, image: str) -> None:
-    from docker.errors import ImageNotFound
-
-    try:
-        client.images.get(image)
-    except ImageNotFound:
-        from harness.codabench.export import default_image
-
-        raise SandboxUnavailableError(
-            f"image {image} is not on this Docker engine; the platform would pull "
-            f"it, this emulator never does. Pass --image with a local image that "
-            f"has python3 (for example {default_image()}, built by "
-            "scripts/build-base-image.sh)"
-        ) from None
-
-
-def _bounded(data: bytes, limit: int) -> str:
-    text = data[-limit:].decode("utf-8", errors="replace")
-    if len(data) > limit:
-        return f"[... {len(data) - limit} earlier bytes dropped ...]\n{text}"
-    return text
-
-
-def _expand(command: str, kind: str) -> str:
-    """Replace the platform's legacy ``$name`` placeholders in a command."""
-    scoring = kind == "scoring"
-    places = {
-        "$ingestion_program": "/app/program",
-        "$submission_program": "/app/ingested_program",
-        "$predictions": "/app/input/res" if scoring else "/app/output",
-        "$program": "/app/program",
-        "$hidden": "/app/input/ref",
-        "$shared": "/app/shared",
-        "$output": "/app/output",
-        "$input": "/app/input" if scoring else "/app/input_data",
-        "$tmp": "/app/output",
-    }
-    # Longest names first, so $input never eats the start of $input_data.
-    for name in sorted(places, key=len, reverse=True):
-        command = command.replace(name, places[name])
-    return command
-
-
-class _Engine:
-    """Creates, watches and always removes this run's containers."""
-
-    def __init__(
-        self,
-        client: DockerClient,
-        image: str,
-        run_id: str,
-        label: str,
-        options: EmulatorOptions,
-    ) -> None:
-        self.client = client
-        self.image = image
-        self.run_id = run_id
-        self.label = label
-        self.options = options
-
-    def limits(self, seconds: float) -> Limits:
-        return Limits(
-            wall_seconds=seconds,
-            memory_bytes=self.options.memory_mb * 1024**2,
-            processes=self.options.processes,
-            cpus=self.options.cpus,
-            log_bytes=self.options.log_bytes,
-        )
-
-    def run(
-        self,
-        kind: str,
-        command: str,
-        mounts: Mapping[str, tuple[Path, bool]],
-        deadline: float,
-        limit: float,
-    ) -> StepLog:
-        """Run ``command`` until it exits or the monotonic ``deadline`` passes.
-
-        :param mounts: container path to ``(host path, writable)``.
-        """
-        from docker.errors import APIError, NotFound
-        from docker.types import Mount
-
-        from harness_sandboxes.docker import hardened_config, owner_labels
-
-        command = _expand(command, kind)
-        config = hardened_config(self.limits(limit))
-        binds = [
-            Mount(target, str(source.resolve()), type="bind", read_only=not writable)
-            for target, (source, writable) in mounts.items()
-        ]
-        started = time.monotonic()
-        container: Container | None = None
-        log.info("codabench run %s: %s step: %s", self.run_id, kind, command)
-        try:
-            try:
-                container = self.client.containers.create(
-                    self.image,
-                    command,
-                    mounts=binds,
-                    working_dir="/app/program",
-                    labels=owner_labels(self.run_id, f"codabench-{kind}", self.label),
-                    **config,
-                )
-                container.start()
-            except APIError as exc:
-                return StepLog(
-                    kind,
-                    command,
-                    None,
-                    time.monotonic() - started,
-                    stderr=f"the engine could not start the container: "
-                    f"{exc.explanation or exc}",
-                )
-            timed_out = self._wait(container, deadline)
-            container.reload()
-            state = container.attrs["State"]
-            code = state.get("ExitCode")
-            reason = None
-            if timed_out:
-                reason = f"execution time limit of {limit:g} s"
-            elif state.get("OOMKilled") or code == 137:
-                reason = f"memory limit of {self.options.memory_mb} MB"
-            limit_bytes = self.options.log_bytes
-            return StepLog(
-                kind=kind,
-                command=command,
-                exit_code=code,
-                seconds=round(time.monotonic() - started, 3),
-                timed_out=timed_out,
-                killed_reason=reason,
-                stdout=_bounded(container.logs(stdout=True, stderr=False), limit_bytes),
-                stderr=_bounded(container.logs(stdout=False, stderr=True), limit_bytes),
-            )
-        finally:
-            if container is not None:
-                try:
-                    container.remove(force=True)
-                except NotFound:
-                    pass
-                except APIError as exc:
-                    log.warning(
-                        "codabench run %s: container %s not removed (%s); "
-                        "the next run sweeps it",
-                        self.run_id,
-                        container.id,
-                        exc,
-                    )
-
-    @staticmethod
-    def _wait(container: Container, deadline: float) -> bool:
-        """Poll until the container exits; kill it at the deadline."""
-        from docker.errors import APIError
-
-        pause = 0.02
-        while True:
-            container.reload()
-            if container.status not in ("created", "running", "restarting"):
-                return False
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 1.5, 0.5)
-        # It may exit between the last poll and the kill.
-        with contextlib.suppress(APIError):
-            container.kill()
-        until = time.monotonic() + _KILL_WAIT
-        while time.monotonic() < until:
-            container.reload()
-            if container.status not in ("running", "restarting"):
-                break
-            time.sleep(0.05)
-        return True
-
-
 # -- one task --------------------------------------------------------------------------
 
 
@@ -489,7 +279,7 @@ def _materialise(
 
 
 def _run_task(
-    engine: _Engine,
+    engine: ContainerRunner,
     competition: Competition,
     task: Task,
     submission: Path,
@@ -735,6 +525,105 @@ def _save(result: Emulation, work: Path, options: EmulatorOptions) -> None:
     )
 
 
+def _run(
+    result: Emulation,
+    bundle: Path,
+    submission: Path,
+    phase: str | None,
+    options: EmulatorOptions,
+    work: Path,
+) -> None:
+    """The body of :func:`run_bundle`; fills ``result`` in."""
+    try:
+        root = _unpack(
+            bundle, work / "bundle", "bundle", result.notes, caps=BUNDLE_CAPS
+        )
+    except SubmissionError as exc:
+        raise BundleError(f"cannot unpack the bundle: {exc}") from exc
+    competition = read_competition(root)
+    chosen = competition.phase(phase)
+    result.title = competition.title
+    result.phase = chosen.name
+    result.image = options.image or competition.docker_image or PLATFORM_DEFAULT_IMAGE
+    client = connect(options.client_factory)
+    try:
+        _run_phase(result, competition, chosen, client, submission, options, work)
+    finally:
+        if options.client_factory is None:
+            client.close()
+    _save(result, work, options)
+
+
+def _run_phase(
+    result: Emulation,
+    competition: Competition,
+    chosen: BundlePhase,
+    client: DockerClient,
+    submission: Path,
+    options: EmulatorOptions,
+    work: Path,
+) -> None:
+    """Run every task of the phase; a failure is recorded in ``result``."""
+    limit = (
+        options.time_limit or chosen.execution_time_limit or options.default_time_limit
+    )
+    check_image(client, result.image)
+    engine = ContainerRunner(
+        client,
+        result.image,
+        result.run_id,
+        submission.name,
+        memory_mb=options.memory_mb,
+        cpus=options.cpus,
+        processes=options.processes,
+        log_bytes=options.log_bytes,
+    )
+    try:
+        try:
+            staged = _unpack(
+                submission, work / "submission", "submission", result.notes
+            )
+        except SubmissionError as exc:
+            raise _StepFailed(
+                "submission", "invalid-submission", str(exc), None
+            ) from exc
+        command = _submission_command(staged, result.notes)
+        result.submission_kind = (
+            "program"
+            if command is not None
+            else "ingested"
+            if any(competition.tasks[t].ingestion_program for t in chosen.tasks)
+            else "results"
+        )
+        for index in chosen.tasks:
+            task = competition.tasks[index]
+            outcome = TaskOutcome(index=index, name=task.name)
+            result.tasks.append(outcome)
+            task_work = work / f"task-{index}"
+            task_work.mkdir()
+            _run_task(
+                engine,
+                competition,
+                task,
+                staged,
+                command,
+                limit,
+                task_work,
+                result.notes,
+                outcome,
+            )
+        scores = _check_keys(competition, result.tasks)
+        result.leaderboards = _rows(competition.leaderboards, scores)
+        result.status = "succeeded"
+    except _StepFailed as exc:
+        result.failure = {
+            "stage": exc.stage,
+            "kind": exc.kind,
+            "message": str(exc),
+            "task": exc.task,
+        }
+
+
 def run_bundle(
     bundle: Path,
     submission: Path,
@@ -758,78 +647,10 @@ def run_bundle(
     run_id = now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     result = Emulation(run_id=run_id, bundle=str(bundle), submission=str(submission))
     work = Path(tempfile.mkdtemp(prefix="harness-codabench-"))
-    try:
+    with exit_on_terminate():
         try:
-            root = _unpack(
-                Path(bundle),
-                work / "bundle",
-                "bundle",
-                result.notes,
-                caps=BUNDLE_CAPS,
-            )
-        except SubmissionError as exc:
-            raise BundleError(f"cannot unpack the bundle: {exc}") from exc
-        competition = read_competition(root)
-        chosen = competition.phase(phase)
-        result.title = competition.title
-        result.phase = chosen.name
-        result.image = (
-            options.image or competition.docker_image or PLATFORM_DEFAULT_IMAGE
-        )
-        limit = (
-            options.time_limit
-            or chosen.execution_time_limit
-            or options.default_time_limit
-        )
-        client = _connect(options)
-        _check_image(client, result.image)
-        engine = _Engine(client, result.image, run_id, Path(submission).name, options)
-        try:
-            try:
-                staged = _unpack(
-                    Path(submission), work / "submission", "submission", result.notes
-                )
-            except SubmissionError as exc:
-                raise _StepFailed(
-                    "submission", "invalid-submission", str(exc), None
-                ) from exc
-            command = _submission_command(staged, result.notes)
-            result.submission_kind = (
-                "program"
-                if command is not None
-                else "ingested"
-                if any(competition.tasks[t].ingestion_program for t in chosen.tasks)
-                else "results"
-            )
-            for index in chosen.tasks:
-                task = competition.tasks[index]
-                outcome = TaskOutcome(index=index, name=task.name)
-                result.tasks.append(outcome)
-                task_work = work / f"task-{index}"
-                task_work.mkdir()
-                _run_task(
-                    engine,
-                    competition,
-                    task,
-                    staged,
-                    command,
-                    limit,
-                    task_work,
-                    result.notes,
-                    outcome,
-                )
-            scores = _check_keys(competition, result.tasks)
-            result.leaderboards = _rows(competition.leaderboards, scores)
-            result.status = "succeeded"
-        except _StepFailed as exc:
-            result.failure = {
-                "stage": exc.stage,
-                "kind": exc.kind,
-                "message": str(exc),
-                "task": exc.task,
-            }
-        _save(result, work, options)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            _run(result, Path(bundle), Path(submission), phase, options, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     log.info("codabench run %s: %s", run_id, result.status)
     return result

@@ -564,7 +564,7 @@ def write_bundle_tree(
             "plugins), beyond the standard library, numpy and Pillow: the bundle's "
             f"docker_image ({image}) must provide them"
         )
-        log.warning("codabench export: %s", message)
+        log.info("codabench export: %s", message)
         notes.append(message)
     if options.solution is not None:
         staged = stage_submission(

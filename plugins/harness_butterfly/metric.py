@@ -40,9 +40,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import average_precision_score
 
 from harness.uncertainty import UndefinedMetricWarning
+from harness_metrics._ranking import average_precision_score
 
 __all__ = [
     "KEYS",
@@ -198,9 +198,9 @@ def butterfly_scores(
         - ``challenge_score``: the harmonic mean of the three recalls,
           exactly 0 when any of them is 0.
 
-        Average precision is scikit-learn's ``average_precision_score``:
-        the sum over score thresholds of precision times the gain in
-        recall, without interpolation.
+        Average precision follows scikit-learn's definition: the sum over
+        score thresholds of precision times the gain in recall, without
+        interpolation.
     :raises ValueError: for mismatched lengths, labels other than 0/1,
         non-finite scores or unknown groups.
 
