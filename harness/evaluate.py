@@ -282,7 +282,9 @@ def _pipeline(
     ]
     if options.data_dir is not None:
         hidden.append(Path(options.data_dir).resolve())
-    hidden.append(folder.resolve())
+    # All of it, not only this run's folder: earlier runs' predictions and
+    # records, of any submitter, are no business of this one.
+    hidden.append(options.results_dir.resolve())
     job = SandboxJob(
         runner=kind.runner,
         submission_dir=staged.path,
@@ -390,7 +392,9 @@ def _read_runner_report(output: Path) -> dict[str, Any] | None:
         return None
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError covers malformed JSON and over-long integers;
+        # RecursionError, arrays nested deeper than the parser goes.
         return None
     from harness.schemas import problems
 

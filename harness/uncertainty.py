@@ -39,7 +39,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +55,7 @@ __all__ = [
     "paired_bootstrap",
 ]
 
-MetricValue = Union[float, Mapping[str, float]]
+MetricValue = float | Mapping[str, float]
 
 
 class UndefinedMetricWarning(HarnessWarning):
@@ -134,62 +134,79 @@ def _byte_counts(raw: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _unit_poisson(rng: np.random.Generator, m: int) -> npt.NDArray[np.int64]:
-    """``m`` independent Poisson(1) draws, mostly from one random byte each.
+# Draws are made in chunks small enough that their temporaries are recycled
+# by the allocator instead of being mapped (and page-faulted) afresh.
+_CHUNK = 1 << 16
+
+
+def _unit_poisson(rng: np.random.Generator, out: npt.NDArray[np.int64]) -> None:
+    """Fill ``out`` with independent Poisson(1) draws, mostly one byte each.
 
     A byte whose bin straddles a step of the CDF (about 2 % of them) is
     refined with a float64 uniform drawn within the bin, so the draws are as
     exact as an inverse-CDF sampler in float64.
     """
-    raw = rng.integers(0, 256, size=m, dtype=np.uint8)
-    counts = _byte_counts(raw)
-    # A byte is ambiguous exactly when the next byte up (255 wraps to 0)
-    # would give another count.
-    ambiguous = np.flatnonzero(counts != _byte_counts(raw + np.uint8(1)))
-    out = counts.astype(np.int64)
-    uniform = (raw[ambiguous] + rng.random(ambiguous.size)) / 256.0
-    out[ambiguous] = np.searchsorted(_POISSON1_CDF, uniform, side="right")
-    return out
+    for start in range(0, out.size, _CHUNK):
+        part = out[start : start + _CHUNK]
+        raw = rng.integers(0, 256, size=part.size, dtype=np.uint8)
+        counts = _byte_counts(raw)
+        # A byte is ambiguous exactly when the next byte up (255 wraps to 0)
+        # would give another count.
+        ambiguous = np.flatnonzero(counts != _byte_counts(raw + np.uint8(1)))
+        part[...] = counts
+        uniform = (raw[ambiguous] + rng.random(ambiguous.size)) / 256.0
+        part[ambiguous] = np.searchsorted(_POISSON1_CDF, uniform, side="right")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Block:
+    """Cells ``start:stop`` of one stratum, holding ``m`` items in all."""
+
+    start: int
+    stop: int
+    m: int
+    ends: npt.NDArray[np.int64] | None  # cumulative cell sizes; None: all 1
 
 
 def _multinomial(
-    rng: np.random.Generator, sizes: npt.NDArray[np.int64] | None, m: int
-) -> npt.NDArray[np.int64]:
-    """Counts of ``m`` draws with replacement from ``m`` items, per cell.
-
-    :param sizes: items per cell (cells of equal items merged), or ``None``
-        for one item per cell.
+    rng: np.random.Generator,
+    block: _Block,
+    out: npt.NDArray[np.int64],
+    scratch: npt.NDArray[np.int64],
+) -> None:
+    """Fill ``out`` with the counts per cell of ``m`` uniform draws of items.
 
     Independent Poisson counts, conditioned on their total, are multinomial;
     drawing Poisson counts and then removing (or adding) uniformly chosen
     draws until the total is ``m`` gives exactly that distribution, at a
     fraction of the cost of one random integer per draw.
+
+    :param scratch: at least ``m`` integers to overwrite.
     """
-    n_cells = m if sizes is None else sizes.size
-    if m == 0:
-        return np.zeros(n_cells, dtype=np.int64)
-    ends = None if sizes is None else np.cumsum(sizes)
+    m, ends = block.m, block.ends
     if m < 4096:
         draws = rng.integers(0, m, size=m)
         cells = draws if ends is None else np.searchsorted(ends, draws, side="right")
-        return np.bincount(cells, minlength=n_cells).astype(np.int64)
+        out[...] = np.bincount(cells, minlength=out.size)
+        return
     if ends is None:
-        counts = _unit_poisson(rng, m)
-    elif n_cells * 16 < m:
-        counts = rng.poisson(sizes).astype(np.int64)
+        _unit_poisson(rng, out)
+    elif out.size * 16 < m:
+        out[...] = rng.poisson(np.diff(ends, prepend=0))
     else:
-        per_item = np.cumsum(_unit_poisson(rng, m))
-        counts = np.diff(per_item[ends - 1], prepend=0)
-    excess = int(counts.sum()) - m
+        per_item = scratch[:m]
+        _unit_poisson(rng, per_item)
+        np.cumsum(per_item, out=per_item)
+        out[...] = np.diff(per_item[ends - 1], prepend=0)
+    excess = int(out.sum()) - m
     if excess > 0:
-        drawn = np.cumsum(counts)
+        drawn = np.cumsum(out, out=scratch[: out.size])
         ranks = rng.choice(int(drawn[-1]), size=excess, replace=False)
-        np.subtract.at(counts, np.searchsorted(drawn, ranks, side="right"), 1)
+        np.subtract.at(out, np.searchsorted(drawn, ranks, side="right"), 1)
     elif excess < 0:
         extra = rng.integers(0, m, size=-excess)
         cells = extra if ends is None else np.searchsorted(ends, extra, side="right")
-        np.add.at(counts, cells, 1)
-    return counts
+        np.add.at(out, cells, 1)
 
 
 # -- strata and resamples ------------------------------------------------------
@@ -225,37 +242,45 @@ class _Plan:
     ) -> None:
         self.order = order
         self.n = order.size
-        self.sizes = sizes
+        n_cells = self.n if sizes is None else sizes.size
         cell_strata = strata[order]
         if sizes is not None:
             cell_strata = cell_strata[np.cumsum(sizes) - sizes]
         bounds = np.flatnonzero(np.diff(cell_strata)) + 1
-        self.blocks = list(zip(
-            np.concatenate(([0], bounds)).tolist(),
-            np.concatenate((bounds, [cell_strata.size])).tolist(),
-        )) if cell_strata.size else []
+        starts = np.concatenate(([0], bounds)).astype(int).tolist()
+        stops = np.concatenate((bounds, [n_cells])).astype(int).tolist()
+        self.blocks = []
+        for start, stop in zip(starts, stops, strict=True):
+            if stop <= start:
+                continue
+            ends = None if sizes is None else np.cumsum(sizes[start:stop])
+            m = stop - start if ends is None else int(ends[-1])
+            self.blocks.append(_Block(start, stop, m, ends))
+        self._counts = np.zeros(n_cells, dtype=np.int64)
+        self._scratch = np.empty(max([b.m for b in self.blocks], default=0), np.int64)
 
     def counts(self, rng: np.random.Generator) -> npt.NDArray[np.int64]:
-        """Multinomial counts per cell, each stratum keeping its size."""
-        n_cells = self.n if self.sizes is None else self.sizes.size
-        out = np.empty(n_cells, dtype=np.int64)
-        for start, stop in self.blocks:
-            sizes = None if self.sizes is None else self.sizes[start:stop]
-            m = stop - start if sizes is None else int(sizes.sum())
-            out[start:stop] = _multinomial(rng, sizes, m)
-        return out
+        """Multinomial counts per cell, each stratum keeping its size.
+
+        The same array is refilled on every call.
+        """
+        for block in self.blocks:
+            _multinomial(
+                rng, block, self._counts[block.start : block.stop], self._scratch
+            )
+        return self._counts
 
     def indices(self, rng: np.random.Generator) -> np.ndarray:
         """Positions (in the arrangement) of the items of one resample."""
         parts = [
-            rng.integers(start, stop, size=stop - start) for start, stop in self.blocks
+            rng.integers(b.start, b.stop, size=b.stop - b.start) for b in self.blocks
         ]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _arrange(strata: np.ndarray, y_score: np.ndarray | None) -> np.ndarray:
-    """Item order by stratum, then ascending score when scores are given."""
-    if y_score is None:
+    """Item order by stratum, then by ascending score when there is one per item."""
+    if y_score is None or y_score.ndim != 1:
         return np.argsort(strata, kind="stable")
     by_score = np.argsort(y_score, kind="stable")
     return by_score[np.argsort(strata[by_score], kind="stable")]
@@ -351,7 +376,8 @@ def bootstrap_interval(
     :param stratify: resample within each class, keeping class sizes.
     :param weighted: pass each resample as ``sample_weight`` (whole-number
         counts) instead of materialising it; the metric must treat weights
-        as repetition counts.
+        as repetition counts. The counts array is refilled for every
+        resample: a metric must not keep it past its call.
     :returns: an :class:`Interval`, or one per output name when the metric
         returns a mapping. The point estimate is the metric on the items as
         given, its warnings shown to the caller; resamples are evaluated with
@@ -374,13 +400,12 @@ def bootstrap_interval(
 
     if y_score is None:
         plan = _Plan(_arrange(strata, None), strata, None)
-        point = metric_fn(
-            np.ones(plan.n, np.int64) if weighted else np.arange(plan.n)
-        )
+        point = metric_fn(np.ones(plan.n, np.int64) if weighted else np.arange(plan.n))
+
+        counts = np.empty(plan.n, dtype=np.int64)
 
         def evaluate(rng: np.random.Generator) -> list[dict[str | None, float]]:
             if weighted:
-                counts = np.empty(plan.n, dtype=np.int64)
                 counts[plan.order] = plan.counts(rng)
                 return [_as_values(metric_fn(counts))]
             return [_as_values(metric_fn(plan.order[plan.indices(rng)]))]

@@ -9,7 +9,7 @@ from harness.challenge import load_challenge
 from harness.compare import compare_runs
 from harness.errors import InvalidInputError
 from harness.evaluate import RunOptions, run_submission
-from harness.intervals import metric_interval, paired_difference, stratified_counts
+from harness.intervals import metric_interval, paired_difference
 from harness.types import MetricPlugin, Truth
 
 
@@ -19,14 +19,6 @@ def accuracy(truth, y_score, sample_weight=None):
 
 
 ACCURACY = MetricPlugin(name="acc", func=accuracy, weighted=True)
-
-
-def test_stratified_counts_keep_class_sizes():
-    labels = np.array([0] * 7 + [1] * 3)
-    counts = stratified_counts(labels, 200, np.random.default_rng(1))
-    assert counts.shape == (200, 10)
-    assert (counts[:, :7].sum(axis=1) == 7).all()
-    assert (counts[:, 7:].sum(axis=1) == 3).all()
 
 
 def test_interval_brackets_estimate_and_is_reproducible():
