@@ -26,6 +26,7 @@ itself, so a large real data set makes a large bundle.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -248,7 +249,50 @@ def _write_scoring_program(folder: Path, snapshot: ChallengeSnapshot) -> None:
     for _, module in snapshot.plugins:
         if not (folder / module.partition(".")[0]).exists():
             _copy_package(module, folder)
+    _copy_imported_plugin_packages(folder)
     _copy_pluggy(folder)
+
+
+def _plugin_packages() -> set[str]:
+    """Top-level packages of every module in the ``harness`` entry-point group."""
+    from importlib import metadata
+
+    from harness.plugins import ENTRY_POINT_GROUP
+
+    return {
+        ep.value.partition(":")[0].partition(".")[0]
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+    }
+
+
+def _copy_imported_plugin_packages(folder: Path) -> None:
+    """Copy plugin packages that the copied code imports, until none is missing.
+
+    A metric plugin may build on another plugin package (the butterfly
+    metric uses the ranking metrics' average precision); those travel too.
+    """
+    candidates = _plugin_packages()
+    while True:
+        wanted = set()
+        for source in folder.rglob("*.py"):
+            try:
+                tree = ast.parse(source.read_text(encoding="utf-8"))
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    wanted.update(a.name.partition(".")[0] for a in node.names)
+                elif (
+                    isinstance(node, ast.ImportFrom)
+                    and node.module
+                    and not (node.level)
+                ):
+                    wanted.add(node.module.partition(".")[0])
+        missing = {name for name in wanted & candidates if not (folder / name).exists()}
+        if not missing:
+            return
+        for name in sorted(missing):
+            _copy_package(name, folder)
 
 
 def self_check(program: Path) -> dict[str, Any]:
