@@ -128,7 +128,7 @@ def plugins_command(state: _State, as_json: bool) -> None:
             )
     for path, plugin in plugins.challenge_files:
         provides.setdefault(plugin, []).append(f"challenge-file:{path.name}")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": i.name,
             "version": i.version,
@@ -167,7 +167,7 @@ def challenges_command(state: _State, as_json: bool) -> None:
     from harness.challenge import registered_challenges
 
     found = registered_challenges(state.plugins)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, c in sorted(found.items()):
         rows.append(
             {
@@ -235,7 +235,7 @@ def _format_score(value: float | None, precision: int) -> str:
 
 
 def _score_rows(scores: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for key, s in scores.items():
         interval = s.get("interval")
         band = ""
@@ -502,7 +502,7 @@ def compare_command(
 @handle_errors
 def doctor_command(state: _State, as_json: bool) -> None:
     """Say which sandboxes work on this machine, and how to fix the others."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, sandbox in state.plugins.sandboxes.items():
         status = sandbox.availability()
         rows.append(

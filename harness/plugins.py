@@ -271,7 +271,7 @@ def load_plugins(
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
             dist = _distribution(ep)
-            version = ep.dist.version if getattr(ep, "dist", None) else "unknown"
+            version = ep.dist.version if ep.dist is not None else "unknown"
             info = PluginInfo(
                 name=ep.name,
                 module=ep.value,

@@ -74,8 +74,8 @@ def _safe_parts(name: str, source: Path) -> tuple[str, ...]:
 
 
 def _strip_enclosing(
-    members: list[tuple[tuple[str, ...], object]],
-) -> tuple[list[tuple[tuple[str, ...], object]], str | None]:
+    members: list[tuple[tuple[str, ...], zipfile.ZipInfo]],
+) -> tuple[list[tuple[tuple[str, ...], zipfile.ZipInfo]], str | None]:
     tops = {parts[0] for parts, _ in members}
     if len(tops) == 1 and all(len(parts) > 1 for parts, _ in members):
         top = tops.pop()
@@ -90,7 +90,7 @@ def _extract_zip(source: Path, dest: Path, caps: SubmissionCaps) -> list[str]:
     except (zipfile.BadZipFile, OSError) as exc:
         raise SubmissionError(f"{source}: not a readable zip archive: {exc}") from exc
     with archive:
-        members: list[tuple[tuple[str, ...], object]] = []
+        members: list[tuple[tuple[str, ...], zipfile.ZipInfo]] = []
         skipped = 0
         declared = 0
         for info in archive.infolist():
@@ -133,7 +133,6 @@ def _extract_zip(source: Path, dest: Path, caps: SubmissionCaps) -> list[str]:
         for parts, info in members:
             target = dest.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            assert isinstance(info, zipfile.ZipInfo)
             try:
                 with archive.open(info) as src, open(target, "wb") as out:
                     while chunk := src.read(_CHUNK):

@@ -273,7 +273,7 @@ def _copy_imported_plugin_packages(folder: Path) -> None:
     """
     candidates = _plugin_packages()
     while True:
-        wanted = set()
+        wanted: set[str] = set()
         for source in folder.rglob("*.py"):
             try:
                 tree = ast.parse(source.read_text(encoding="utf-8"))
