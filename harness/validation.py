@@ -55,10 +55,29 @@ def read_predictions(
     try:
         with open(path, encoding="utf-8") as fh:
             document = json.load(fh)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PredictionsError(f"{path.name} is not valid JSON: {exc}") from exc
-    validate(document, "predictions", source=path.name, error=PredictionsError)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers malformed JSON and integers too long to convert;
+        # RecursionError, arrays nested past the parser's depth.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise PredictionsError(f"{path.name} is not valid JSON: {reason}") from exc
+    validate(_envelope(document), "predictions", source=path.name,
+             error=PredictionsError)
     return document  # type: ignore[no-any-return]
+
+
+def _envelope(document: Any, sample: int = 1000) -> Any:
+    """The document with its item arrays cut to a sample, for the schema check.
+
+    The schema check costs tens of microseconds per item; the structure is
+    what it is for. Every item is checked by :func:`align_predictions`.
+    """
+    if not isinstance(document, dict):
+        return document
+    cut = dict(document)
+    for key in ("ids", "values"):
+        if isinstance(cut.get(key), list):
+            cut[key] = cut[key][:sample]
+    return cut
 
 
 def _listing(values: Sequence[Any]) -> str:

@@ -1,8 +1,17 @@
-"""Shared fixtures: a tiny in-process challenge that needs no builtin data."""
+"""Shared fixtures: a tiny in-process challenge, and the Docker engine.
+
+Tests that need a Docker engine take ``docker_client`` and are marked
+``docker``. Without a reachable engine and the base image they are skipped
+on a developer's machine but fail when the ``CI`` environment variable is
+set: there the engine is part of the test bed, and a silent skip would hide
+that the docker sandbox was never exercised.
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +122,24 @@ def make_submission(tmp_path: Path):
         return folder
 
     return make
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A client of a running engine that holds the default sandbox image."""
+    from harness_sandboxes.docker import DockerSandbox
+
+    sandbox = DockerSandbox()
+    availability = sandbox.availability()
+    if not availability.ok:
+        message = f"docker sandbox unavailable: {availability.reason}"
+        if _in_ci():
+            pytest.fail(f"{message} (mandatory because CI is set)", pytrace=False)
+        pytest.skip(message)
+    client = sandbox.client()
+    yield client
+    client.close()

@@ -6,7 +6,10 @@ system, no network and resource limits, using what this machine offers:
 - ``bwrap`` (bubblewrap), when it works here, gives the child new mount, PID,
   network, IPC and UTS namespaces: the root file system read-only, a private
   ``/tmp``, only the output folder writable, and every hidden path (the
-  truth, the dataset cache, the raw data) covered by an empty folder.
+  truth, the dataset cache, the raw data) covered by an empty read-only
+  folder, as are ``/run`` and a container engine's socket named by
+  ``DOCKER_HOST``. The private ``/tmp`` and ``/dev/shm`` hold 64 MB each
+  where bubblewrap can cap a tmpfs (``--size``).
 - A cgroup ``pids`` controller, when writable, caps the process count and
   lets every leftover process be killed at the end.
 - ``setrlimit`` caps the address space, the size of any file written, open
@@ -39,7 +42,7 @@ import uuid
 import warnings
 from pathlib import Path
 
-from harness.errors import IsolationWarning
+from harness.errors import IsolationWarning, SandboxUnavailableError
 from harness.hookspecs import hookimpl
 from harness.types import Availability, SandboxJob, SandboxPlugin, SandboxResult
 from harness_sandboxes._logs import TailBuffer, drain
@@ -48,6 +51,11 @@ log = logging.getLogger(__name__)
 
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _KILL_GRACE = 2.0
+_SOCKET_DIRS = (Path("/run"), Path("/var/run"))
+#: Size of the child's private ``/tmp`` and ``/dev/shm``, as in the docker
+#: sandbox; neither counts towards the address-space limit.
+_SCRATCH_BYTES = 64 * 1024**2
+_SETUP_ATTEMPTS = 3
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,6 +90,25 @@ def bwrap_works() -> str | None:
             + probe.stderr.decode(errors="replace").strip()
         )
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_options() -> bytes:
+    """The help text of bubblewrap, to tell which options this version has."""
+    try:
+        shown = subprocess.run(
+            [shutil.which("bwrap") or "bwrap", "--help"],
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return b""
+    return shown.stdout + shown.stderr
+
+
+def _bwrap_sizes_tmpfs() -> bool:
+    """Whether this bubblewrap can cap the size of a tmpfs (``--size``)."""
+    return b"--size" in _bwrap_options()
 
 
 class _PidsCgroup:
@@ -225,6 +252,11 @@ class ProcessSandbox(SandboxPlugin):
             why = bwrap_works()
             if why is None:
                 command = self._bwrap(job, hidden, private) + command
+                if not _bwrap_sizes_tmpfs():
+                    notes.append(
+                        "this bubblewrap cannot cap a tmpfs: the private /tmp "
+                        "and /dev/shm may grow until the machine's memory runs out"
+                    )
             else:
                 notes.append(
                     f"no namespaces ({why}): the child shares the file system "
@@ -241,6 +273,8 @@ class ProcessSandbox(SandboxPlugin):
                     f"process sandbox: {note}", IsolationWarning, stacklevel=2
                 )
             try:
+                if why is None and b"--json-status-fd" in _bwrap_options():
+                    return self._execute_bwrap(job, command, cgroup, tuple(notes))
                 return self._execute(job, command, cgroup, tuple(notes))
             finally:
                 cgroup.kill_all()
@@ -249,6 +283,12 @@ class ProcessSandbox(SandboxPlugin):
             shutil.rmtree(private, ignore_errors=True)
 
     def _bwrap(self, job: SandboxJob, hidden: list[Path], private: Path) -> list[str]:
+        # Scratch space lives in memory, outside the address-space limit, so
+        # it gets a cap of its own where bubblewrap can set one.
+        scratch = ["--tmpfs", "/tmp"]
+        if _bwrap_sizes_tmpfs():
+            size = ["--size", str(_SCRATCH_BYTES)]
+            scratch = [*size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm"]
         args = [
             shutil.which("bwrap") or "bwrap",
             "--ro-bind",
@@ -258,30 +298,90 @@ class ProcessSandbox(SandboxPlugin):
             "/dev",
             "--proc",
             "/proc",
-            "--tmpfs",
-            "/tmp",
+            *scratch,
             "--unshare-all",
             "--die-with-parent",
             "--new-session",
             "--cap-drop",
             "ALL",
         ]
+        covers: list[Path] = []
         for secret in hidden:
             if any(
                 secret != other and secret.is_relative_to(other) for other in hidden
             ):
                 continue  # already covered by a hidden folder above it
             if secret.is_dir():
-                args += ["--tmpfs", str(secret)]
+                covers.append(secret)
             elif secret.exists():
                 args += ["--ro-bind", "/dev/null", str(secret)]
+        # A Unix socket is reached by its path, which a new network namespace
+        # does not cut off; through a container engine's socket the child
+        # could start a privileged container and read anything.
+        covers += _socket_dirs()
+        for folder in covers:
+            args += ["--tmpfs", str(folder)]
+        engine = _engine_socket()
+        if engine is not None:
+            args += ["--ro-bind", "/dev/null", str(engine)]
         # The runner copy and the output folder are re-exposed after /tmp is
         # replaced, since either may live under it.
         args += ["--ro-bind", str(private), str(private)]
         for path in (job.submission_dir, job.inputs_dir):
             args += ["--ro-bind", str(path), str(path)]
         args += ["--bind", str(job.output_dir), str(job.output_dir)]
+        # Last, once the folders above are mounted inside them: an empty
+        # cover left writable would be unbounded scratch space in memory.
+        for folder in covers:
+            args += ["--remount-ro", str(folder)]
         return args
+
+    def _execute_bwrap(
+        self,
+        job: SandboxJob,
+        command: list[str],
+        cgroup: _PidsCgroup,
+        notes: tuple[str, ...],
+    ) -> SandboxResult:
+        """Run under bubblewrap; start again if bubblewrap failed to set up.
+
+        Setting up the mounts races with mounts that come and go on the host
+        (a container engine starting or removing containers, say), and
+        bubblewrap then exits before the runner starts. Its status stream
+        tells the two apart: it reports an exit code only for a runner that
+        ran. A failure to set up is retried, then raised, never blamed on
+        the submission.
+
+        :raises SandboxUnavailableError: bubblewrap failed every attempt.
+        """
+        for attempt in range(1, _SETUP_ATTEMPTS + 1):
+            status_in, status_out = os.pipe()
+            try:
+                command_with_status = [
+                    command[0],
+                    "--json-status-fd",
+                    str(status_out),
+                    *command[1:],
+                ]
+                result = self._execute(
+                    job, command_with_status, cgroup, notes, pass_fds=(status_out,)
+                )
+            finally:
+                os.close(status_out)
+            status = _read_available(status_in)
+            if b'"exit-code"' in status or result.timed_out or result.exit_code != 1:
+                return result
+            log.warning(
+                "process sandbox: bubblewrap failed to set up (attempt %d of %d): %s",
+                attempt,
+                _SETUP_ATTEMPTS,
+                result.stderr.strip()[-500:],
+            )
+            time.sleep(0.2 * attempt)
+        raise SandboxUnavailableError(
+            f"bubblewrap failed to set up the sandbox {_SETUP_ATTEMPTS} times; "
+            f"last error: {result.stderr.strip()[-500:]}"
+        )
 
     def _execute(
         self,
@@ -289,6 +389,7 @@ class ProcessSandbox(SandboxPlugin):
         command: list[str],
         cgroup: _PidsCgroup,
         notes: tuple[str, ...],
+        pass_fds: tuple[int, ...] = (),
     ) -> SandboxResult:
         limits = job.limits
 
@@ -319,6 +420,7 @@ class ProcessSandbox(SandboxPlugin):
             env=_child_env(job),
             cwd=str(job.output_dir),
             preexec_fn=prepare_child,
+            pass_fds=pass_fds,
         )
         assert proc.stdout is not None and proc.stderr is not None
         pumps = [drain(proc.stdout, out), drain(proc.stderr, err)]
@@ -363,6 +465,41 @@ class ProcessSandbox(SandboxPlugin):
             proc.wait(timeout=_KILL_GRACE * 5)
         except subprocess.TimeoutExpired:
             log.error("process sandbox: child %s survived SIGKILL", proc.pid)
+
+
+def _read_available(fd: int) -> bytes:
+    """Read what a pipe holds now, then close it; never wait for more."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _socket_dirs() -> list[Path]:
+    """The folders where the host's services keep their sockets."""
+    found: list[Path] = []
+    for folder in _SOCKET_DIRS:
+        resolved = folder.resolve()
+        if resolved.is_dir() and resolved not in found:
+            found.append(resolved)
+    return found
+
+
+def _engine_socket() -> Path | None:
+    """The container engine's socket named by ``DOCKER_HOST``, when elsewhere."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host.startswith("unix://"):
+        return None
+    path = Path(host[len("unix://") :]).resolve()
+    if not path.exists() or any(path.is_relative_to(d) for d in _socket_dirs()):
+        return None
+    return path
 
 
 def _signal_reason(signum: int) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from harness.challenge import load_challenge
@@ -38,10 +40,14 @@ class Model:
 
 
 def test_truth_unreachable_from_child(
-    toy_plugins, toy_challenge_file, make_submission, tmp_path: Path
+    toy_plugins, toy_challenge_file, make_submission, request
 ):
-    cache = tmp_path / "cache"
-    results = tmp_path / "results"
+    # Outside /tmp, which the process sandbox replaces wholesale: the truth
+    # must be hidden by the sandbox's own rules, not by that accident.
+    outside = Path(tempfile.mkdtemp(prefix="harness-isolation-", dir="/var/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
+    cache = outside / "cache"
+    results = outside / "results"
     challenge = load_challenge(toy_challenge_file, toy_plugins)
     options = RunOptions(
         sandbox="process", cache_dir=cache, results_dir=results, bootstrap=0
