@@ -112,9 +112,12 @@ def _bwrap_sizes_tmpfs() -> bool:
 
 
 class _PidsCgroup:
-    """A cgroup with a ``pids.max`` limit, or nothing where none is writable."""
+    """Cgroups of one run: ``pids.max`` and, where writable, a memory limit.
 
-    def __init__(self, limit: int) -> None:
+    Either part is ``None`` where its controller is not writable here.
+    """
+
+    def __init__(self, limit: int, memory_bytes: int | None = None) -> None:
         self.path: Path | None = None
         for root in _CGROUP_ROOTS:
             if not (root / "cgroup.procs").exists():
@@ -133,9 +136,25 @@ class _PidsCgroup:
             self.path = path
             break
 
+        self.memory: Path | None = None
+        if memory_bytes is not None:
+            self.memory = _memory_cgroup(memory_bytes)
+
     def add_self(self) -> None:
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        for path in (self.path, self.memory):
+            if path is not None:
+                (path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for the group's memory limit."""
+        if self.memory is None:
+            return 0
+        for name in ("memory.events", "memory.oom_control"):
+            for line in _read(self.memory / name).splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip().isdigit():
+                    return int(value)
+        return 0
 
     def pids(self) -> list[int]:
         if self.path is None:
@@ -159,16 +178,52 @@ class _PidsCgroup:
         return left
 
     def remove(self) -> None:
-        if self.path is None:
-            return
-        for _ in range(40):
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                self.kill_all()
-                time.sleep(0.05)
-        log.warning("could not remove cgroup %s", self.path)
+        for path in (self.path, self.memory):
+            if path is None:
+                continue
+            for _ in range(40):
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    self.kill_all()
+                    time.sleep(0.05)
+            else:
+                log.warning("could not remove cgroup %s", path)
+
+
+def _memory_cgroup(limit: int) -> Path | None:
+    """Make a memory cgroup below this process's own, capped at ``limit``.
+
+    Unlike the address-space limit, it caps the memory of all the child's
+    processes together, counts what they really use, and includes tmpfs
+    pages they write. ``None`` where no memory controller is writable.
+    """
+    for line in _read(Path("/proc/self/cgroup")).splitlines():
+        _, controllers, relative = line.split(":", 2)
+        if controllers == "memory":
+            base, limit_file = Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+        elif controllers == "" and "memory" in _read(
+            Path("/sys/fs/cgroup") / relative.lstrip("/") / "cgroup.subtree_control"
+        ):
+            base, limit_file = Path("/sys/fs/cgroup"), "memory.max"
+        else:
+            continue
+        path = base / relative.lstrip("/") / f"harness-{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            (path / limit_file).write_text(str(limit))
+            swap = path / "memory.memsw.limit_in_bytes"
+            if swap.exists():
+                swap.write_text(str(limit))
+            if (path / "memory.swap.max").exists():
+                (path / "memory.swap.max").write_text("0")
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            continue
+        return path
+    return None
 
 
 def _read(path: Path) -> str:
@@ -262,11 +317,16 @@ class ProcessSandbox(SandboxPlugin):
                     f"no namespaces ({why}): the child shares the file system "
                     "view and the network of the harness"
                 )
-            cgroup = _PidsCgroup(job.limits.processes)
+            cgroup = _PidsCgroup(job.limits.processes, job.limits.memory_bytes)
             if cgroup.path is None:
                 notes.append(
                     "no writable cgroup: the process count is not limited and "
                     "processes that leave the session may outlive the run"
+                )
+            if cgroup.memory is None:
+                notes.append(
+                    "no writable memory cgroup: memory is limited per process "
+                    "(address space), not for all of the child's processes"
                 )
             for note in notes:
                 warnings.warn(
@@ -291,9 +351,6 @@ class ProcessSandbox(SandboxPlugin):
             scratch = [*size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm"]
         args = [
             shutil.which("bwrap") or "bwrap",
-            "--ro-bind",
-            "/",
-            "/",
             "--dev",
             "/dev",
             "--proc",
@@ -305,27 +362,31 @@ class ProcessSandbox(SandboxPlugin):
             "--cap-drop",
             "ALL",
         ]
+        # Only what the runner needs is shown: the system's programs and
+        # libraries and the Python installation, each read-only. Anything
+        # else on the host (other runs' data, service sockets, home folders)
+        # does not exist inside.
+        shown = _visible_system(hidden)
+        for source, kind in shown:
+            if kind == "symlink":
+                args += ["--symlink", os.readlink(source), str(source)]
+            else:
+                args += ["--ro-bind", str(source), str(source)]
+        bound = [path for path, kind in shown if kind == "bind"]
         covers: list[Path] = []
-        for secret in hidden:
-            if any(
-                secret != other and secret.is_relative_to(other) for other in hidden
-            ):
-                continue  # already covered by a hidden folder above it
+        for secret in [*hidden, *_socket_dirs(), *filter(None, [_engine_socket()])]:
+            inside = any(secret.is_relative_to(b) for b in bound)
+            covered = any(
+                secret != other and secret.is_relative_to(other) for other in covers
+            )
+            if not inside or covered:
+                continue
             if secret.is_dir():
                 covers.append(secret)
             elif secret.exists():
                 args += ["--ro-bind", "/dev/null", str(secret)]
-        # A Unix socket is reached by its path, which a new network namespace
-        # does not cut off; through a container engine's socket the child
-        # could start a privileged container and read anything.
-        covers += _socket_dirs()
         for folder in covers:
             args += ["--tmpfs", str(folder)]
-        engine = _engine_socket()
-        if engine is not None:
-            args += ["--ro-bind", "/dev/null", str(engine)]
-        # The runner copy and the output folder are re-exposed after /tmp is
-        # replaced, since either may live under it.
         args += ["--ro-bind", str(private), str(private)]
         for path in (job.submission_dir, job.inputs_dir):
             args += ["--ro-bind", str(path), str(path)]
@@ -334,6 +395,9 @@ class ProcessSandbox(SandboxPlugin):
         # cover left writable would be unbounded scratch space in memory.
         for folder in covers:
             args += ["--remount-ro", str(folder)]
+        # The root is bubblewrap's own tmpfs, holding the mount points made
+        # above; read-only, it is no scratch space either.
+        args += ["--remount-ro", "/"]
         return args
 
     def _execute_bwrap(
@@ -441,6 +505,8 @@ class ProcessSandbox(SandboxPlugin):
         killed_reason = None
         if timed_out:
             killed_reason = f"wall-clock deadline of {limits.wall_seconds:g} s"
+        elif cgroup.oom_kills():
+            killed_reason = "memory limit (killed by the kernel)"
         elif code is not None and code < 0:
             killed_reason = _signal_reason(-code)
         if leftovers:
@@ -479,6 +545,44 @@ def _read_available(fd: int) -> bytes:
     finally:
         os.close(fd)
     return b"".join(chunks)
+
+
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def _visible_system(hidden: list[Path]) -> list[tuple[Path, str]]:
+    """The host paths the child sees: system folders and the Python in use.
+
+    Returns ``(path, "bind")`` for folders mounted read-only and
+    ``(path, "symlink")`` for top-level links (``/bin`` on a merged-usr
+    system). Python's prefixes and the site folders on ``sys.path`` are
+    included even where they lie under ``/tmp``; a folder inside a hidden
+    path is left out.
+    """
+    shown: list[tuple[Path, str]] = []
+    for name in _SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            shown.append((path, "symlink"))
+        elif path.is_dir():
+            shown.append((path, "bind"))
+    candidates = [
+        sys.prefix,
+        sys.exec_prefix,
+        sys.base_prefix,
+        sys.base_exec_prefix,
+        str(Path(os.path.realpath(sys.executable)).parent.parent),
+        *(p for p in sys.path if "-packages" in p),
+    ]
+    for raw in candidates:
+        path = Path(os.path.realpath(raw))
+        if not path.is_dir() or any(path.is_relative_to(h) for h in hidden):
+            continue
+        if any(path.is_relative_to(p) for p, kind in shown if kind == "bind"):
+            continue
+        shown = [(p, k) for p, k in shown if k != "bind" or not p.is_relative_to(path)]
+        shown.append((path, "bind"))
+    return shown
 
 
 def _socket_dirs() -> list[Path]:
