@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Challenge", "MetricColumn", "Phase", "load_challenge", "find_challenge"]
 
+MAX_CHALLENGE_CHARS = 1_000_000
+MAX_NODES = 100_000
+
 
 @dataclasses.dataclass(frozen=True)
 class MetricColumn:
@@ -106,10 +109,43 @@ def _limits(raw: Mapping[str, Any]) -> Limits:
     )
 
 
+def _expanded_size(root: yaml.Node | None) -> int:
+    """How many values the document holds once every alias is expanded."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return sizes[id(node)]
+
+    return 0 if root is None else size(root)
+
+
 def parse_challenge(text: str, *, source: Path) -> Challenge:
     """Validate challenge ``text`` against the schema; no plugin lookups."""
+    if len(text) > MAX_CHALLENGE_CHARS:
+        raise ChallengeError(
+            f"{source}: {len(text)} characters; a challenge file has at most "
+            f"{MAX_CHALLENGE_CHARS}"
+        )
     try:
+        expanded = _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
+        if expanded > MAX_NODES:
+            raise ChallengeError(
+                f"{source}: its aliases expand to more than {MAX_NODES} values; "
+                "a challenge file is far smaller"
+            )
         raw = yaml.safe_load(text)
+    except RecursionError as exc:
+        raise ChallengeError(
+            f"{source}: nested too deeply (or an alias refers to itself)"
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -272,6 +308,10 @@ def load_challenge(path: Path, plugins: Plugins | None = None) -> Challenge:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ChallengeError(f"cannot read challenge file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ChallengeError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a challenge file is YAML"
+        ) from exc
     challenge = parse_challenge(text, source=Path(path))
     if plugins is not None:
         resolve(challenge, plugins)

@@ -65,6 +65,9 @@ def handle_errors(func: F) -> F:
         except HarnessError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except Exception:
@@ -272,13 +275,17 @@ _run_common = [
     ),
     click.option(
         "--bootstrap",
-        type=int,
+        type=click.IntRange(min=0),
         default=1000,
         show_default=True,
         help="Bootstrap resamples for intervals (0: none).",
     ),
     click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap."
+        "--seed",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seed of the bootstrap.",
     ),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
 ]
@@ -351,7 +358,17 @@ def run_command(
     else:
         _print_record(record, results_dir)
     if record["status"] != "succeeded":
-        sys.exit(int(ExitCode.SUBMISSION_FAILED))
+        sys.exit(int(failure_exit_code(record)))
+
+
+def failure_exit_code(record: dict[str, Any]) -> ExitCode:
+    """The exit code of a failed run: whose fault was it?"""
+    stage = (record.get("failure") or {}).get("stage")
+    if stage == "internal":
+        return ExitCode.INTERNAL
+    if stage == "plugin":
+        return ExitCode.PLUGIN_ERROR
+    return ExitCode.SUBMISSION_FAILED
 
 
 def _print_record(record: dict[str, Any], results_dir: Path) -> None:
@@ -375,7 +392,8 @@ def _print_record(record: dict[str, Any], results_dir: Path) -> None:
                 click.echo(f"warning ({key}): {warning}")
     else:
         f = record["failure"]
-        where = f" in {f['call']}" if f.get("call") else ""
+        call = f.get("call")
+        where = f" in {call}" if call and call not in f["message"] else ""
         click.echo(f"FAILED at stage {f['stage']} ({f['kind']}){where}: {f['message']}")
     click.echo(
         f"record: {results_dir / record['run_id'] / 'record.json'} "
@@ -436,8 +454,10 @@ def score_command(
 )
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--bootstrap", type=int, default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--bootstrap", type=click.IntRange(min=1), default=1000, show_default=True
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 @handle_errors
@@ -461,7 +481,7 @@ def compare_command(
     name = challenge_name or read_record(run_a)["challenge"]["name"]
     spec = find_challenge(name, plugins)
     options = _run_options(
-        data_dir=data_dir, cache_dir=cache_dir, bootstrap=max(1, bootstrap), seed=seed
+        data_dir=data_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed
     )
     rows = compare_runs(run_a, run_b, spec, plugins=plugins, options=options)
     if as_json:

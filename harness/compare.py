@@ -40,6 +40,11 @@ def compare_runs(
     for path, record in zip((run_a, run_b), records, strict=False):
         if record["status"] != "succeeded":
             raise InvalidInputError(f"run {path} failed; only scored runs compare")
+        if record["challenge"]["name"] != challenge.name:
+            raise InvalidInputError(
+                f"run {path} is of challenge {record['challenge']['name']!r}, "
+                f"not {challenge.name!r}; only runs of one challenge compare"
+            )
         if record["challenge"]["sha256"] != challenge.sha256:
             raise InvalidInputError(
                 f"run {path} was made with another version of challenge "

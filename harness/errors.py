@@ -17,6 +17,9 @@ class ExitCode(enum.IntEnum):
     or other input was malformed. ``SANDBOX_UNAVAILABLE``: no sandbox that
     was asked for can run here. ``PLUGIN_ERROR``: a plugin failed to load or
     broke its contract. ``INTERNAL``: a bug in the harness.
+    ``INTERRUPTED``: stopped by SIGINT; SIGTERM and SIGHUP end with 128
+    plus the signal number, after the run has cleaned up and written its
+    record.
     """
 
     OK = 0
@@ -26,6 +29,7 @@ class ExitCode(enum.IntEnum):
     SANDBOX_UNAVAILABLE = 4
     PLUGIN_ERROR = 5
     INTERNAL = 70
+    INTERRUPTED = 130
 
 
 class HarnessError(Exception):

@@ -33,6 +33,7 @@ from harness.errors import (
     PredictionsError,
     SubmissionError,
 )
+from harness.interrupts import exit_on_terminate
 from harness.plugins import Plugins
 from harness.records import RunRecord, file_sha256, new_record, write_record
 from harness.scoring import ColumnScore, score_columns
@@ -203,20 +204,32 @@ def run_submission(
         sandbox.name,
     )
     plugins.notify_run_started(record)
+    interrupted: BaseException | None = None
     try:
-        _pipeline(
-            record,
-            challenge,
-            phase.split,
-            Path(submission),
-            plugins,
-            sandbox,
-            options,
-            work,
-            folder,
-        )
+        with exit_on_terminate():
+            _pipeline(
+                record,
+                challenge,
+                phase.split,
+                Path(submission),
+                plugins,
+                sandbox,
+                options,
+                work,
+                folder,
+            )
         record["status"] = "succeeded"
         record["failure"] = None
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Stopped from outside: the sandbox has cleaned up on the way here;
+        # record that the run did not finish, then stop as asked.
+        interrupted = exc
+        record["failure"] = {
+            "stage": "internal",
+            "kind": "interrupted",
+            "message": "the run was interrupted before it finished "
+            f"({type(exc).__name__}); it was not scored",
+        }
     except _Failure as failure:
         record["failure"] = {
             "stage": failure.stage,
@@ -240,6 +253,8 @@ def run_submission(
     record["artifacts"]["record"] = "record.json"
     log.info("run %s: %s", record["run_id"], record["status"])
     plugins.notify_run_finished(record)
+    if interrupted is not None:
+        raise interrupted
     return record
 
 
@@ -285,6 +300,8 @@ def _pipeline(
     # All of it, not only this run's folder: earlier runs' predictions and
     # records, of any submitter, are no business of this one.
     hidden.append(options.results_dir.resolve())
+    # The plugins' code (the data generators among it) is no input either.
+    hidden.extend(_plugin_folders(plugins))
     job = SandboxJob(
         runner=kind.runner,
         submission_dir=staged.path,
@@ -334,6 +351,22 @@ def _pipeline(
         except PredictionsError as exc:
             raise _Failure("scoring", "invalid-predictions", str(exc)) from exc
     _record_scores(record, columns, folder)
+
+
+def _plugin_folders(plugins: Plugins) -> list[Path]:
+    """The folders of the loaded plugins' top-level packages."""
+    import importlib.util
+
+    folders = []
+    for info in plugins.infos:
+        top = info.module.partition(":")[0].partition(".")[0]
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folders.append(Path(location).resolve())
+    return folders
 
 
 def _install_requirements(

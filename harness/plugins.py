@@ -245,6 +245,7 @@ def load_plugins(
     :raises PluginError: a plugin failed to import, implements an unknown
         hook, raised in a registration hook, or clashed with another.
     """
+    extra = list(extra)
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     blocked = set(block) | _blocked_from_env()
@@ -291,6 +292,13 @@ def load_plugins(
             builtin=False,
         )
         register(name, obj, info)
+    known = {ep.name for ep in _entry_points()} | {name for name, _ in extra}
+    for name in sorted(blocked - known):
+        log.warning(
+            "asked to block plugin %r, but no plugin has that name%s",
+            name,
+            did_you_mean(name, known),
+        )
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

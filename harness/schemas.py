@@ -131,7 +131,8 @@ def problems(
                 where += f" (line {line})"
         found.append((path, f"{where}: {_describe(error)}"))
     found.sort(key=lambda item: [str(p) for p in item[0]])
-    return [text for _, text in found]
+    # One error per missing key, but each message names all of them.
+    return list(dict.fromkeys(text for _, text in found))
 
 
 def _nearest_line(

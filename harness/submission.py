@@ -236,6 +236,11 @@ def stage_submission(
     try:
         if source.is_dir():
             notes = _copy_folder(source, dest, caps)
+        elif source.is_file() and source.suffix == ".py":
+            raise SubmissionError(
+                f"{source} is a single Python file; give the folder that holds "
+                "it, or a zip of that folder's contents"
+            )
         elif source.is_file():
             notes = _extract_zip(source, dest, caps)
         else:

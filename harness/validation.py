@@ -60,8 +60,9 @@ def read_predictions(
         # RecursionError, arrays nested past the parser's depth.
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise PredictionsError(f"{path.name} is not valid JSON: {reason}") from exc
-    validate(_envelope(document), "predictions", source=path.name,
-             error=PredictionsError)
+    validate(
+        _envelope(document), "predictions", source=path.name, error=PredictionsError
+    )
     return document  # type: ignore[no-any-return]
 
 
@@ -84,6 +85,26 @@ def _listing(values: Sequence[Any]) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:_SHOW])
     more = f" and {len(values) - _SHOW} more" if len(values) > _SHOW else ""
     return shown + more
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _first_non_number(values: list[Any]) -> tuple[int, Any] | None:
+    """The first item holding anything but ints and floats (bools excluded)."""
+    if set(map(type, values)) <= {float, int}:
+        return None  # the common case, checked at C speed
+    for index, value in enumerate(values):
+        stack = [value]
+        while stack:
+            part = stack.pop()
+            if isinstance(part, list):
+                stack.extend(part)
+            elif isinstance(part, bool) or not isinstance(part, (int, float)):
+                return index, value
+    return None
 
 
 def _normalise_ids(ids: Sequence[Any]) -> list[str]:
@@ -116,11 +137,19 @@ def align_predictions(
             f"predictions hold {len(ids)} ids but {count} values; "
             "expected one value per id"
         )
+    truth_list = truth_ids.tolist()
+    # Usually the ids come back exactly as the manifest listed them (the
+    # truth's ids are unique), and no matching is needed.
+    same_order = ids == truth_list
     pred_ids = _normalise_ids(ids)
-    true_ids = _normalise_ids(truth_ids.tolist())
-    duplicated = [i for i, c in Counter(pred_ids).items() if c > 1]
-    missing = sorted(set(true_ids) - set(pred_ids))
-    extra = sorted(set(pred_ids) - set(true_ids))
+    true_ids = pred_ids if same_order else _normalise_ids(truth_list)
+    duplicated: list[str] = []
+    missing: list[str] = []
+    extra: list[str] = []
+    if not same_order:
+        duplicated = [i for i, c in Counter(pred_ids).items() if c > 1]
+        missing = sorted(set(true_ids) - set(pred_ids))
+        extra = sorted(set(pred_ids) - set(true_ids))
     problems = []
     if duplicated:
         problems.append(f"{len(duplicated)} duplicated id(s): {_listing(duplicated)}")
@@ -133,20 +162,19 @@ def align_predictions(
             "predictions do not match the items of this split: " + "; ".join(problems)
         )
 
+    first = _first_non_number(raw_values)
+    if first is not None:
+        index, value = first
+        raise PredictionsError(
+            f"the prediction for item {pred_ids[index]!r} is "
+            f"{type(value).__name__} {_short(value)}; expected a number "
+            "(or nested lists of numbers)"
+        )
     try:
         values = np.asarray(raw_values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        first = next(
-            (
-                (pred_ids[i], v)
-                for i, v in enumerate(raw_values)
-                if not isinstance(v, (int, float)) or isinstance(v, bool)
-            ),
-            None,
-        )
-        where = f" (first at item {first[0]!r}: {first[1]!r})" if first else ""
+    except (TypeError, ValueError, OverflowError) as exc:
         raise PredictionsError(
-            f"predictions are not all numbers of one shape{where}: {exc}"
+            f"predictions are not numbers of one shape per item: {exc}"
         ) from exc
     expected = (len(ids), *item_shape)
     if values.shape != expected:
@@ -164,5 +192,7 @@ def align_predictions(
             f"first is item {pred_ids[bad]!r} with value "
             f"{np.asarray(raw_values[bad]).tolist()!r}"
         )
+    if same_order:
+        return values
     order = {key: index for index, key in enumerate(pred_ids)}
     return values[[order[key] for key in true_ids]]

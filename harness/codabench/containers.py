@@ -14,10 +14,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +32,6 @@ __all__ = [
     "bounded",
     "check_image",
     "connect",
-    "exit_on_terminate",
     "expand_command",
 ]
 
@@ -275,31 +272,3 @@ class ContainerRunner:
                 break
             time.sleep(0.05)
         return True
-
-
-@contextlib.contextmanager
-def exit_on_terminate() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`SystemExit` for the duration.
-
-    Python ends at once on these signals by default, skipping ``finally``
-    blocks, which would leave a step's container running. As an exception
-    they unwind the run and its containers are removed on the way out. Only
-    the main thread can set handlers; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {}
-    for number in wanted:
-        previous[number] = signal.getsignal(number)
-        signal.signal(number, stop)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)

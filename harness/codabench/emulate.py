@@ -65,9 +65,9 @@ from harness.codabench.containers import (
     StepLog,
     check_image,
     connect,
-    exit_on_terminate,
 )
 from harness.errors import SubmissionError
+from harness.interrupts import exit_on_terminate
 from harness.submission import SubmissionCaps, stage_submission
 
 if TYPE_CHECKING:

@@ -151,8 +151,10 @@ def sweep(client: DockerClient, *, everything: bool = False) -> int:
 
     removed = 0
     selector = {"label": f"{LABEL}.sandbox=docker"}
-    for container in client.containers.list(all=True, filters=selector):
-        owner = container.labels.get(f"{LABEL}.owner", "")
+    # Sparse listing reads one summary instead of inspecting each container,
+    # which fails when another run removes one in between.
+    for container in client.containers.list(all=True, filters=selector, sparse=True):
+        owner = (container.attrs.get("Labels") or {}).get(f"{LABEL}.owner", "")
         if everything or _owner_gone(owner):
             try:
                 container.remove(force=True)
@@ -461,7 +463,9 @@ class DockerSandbox(SandboxPlugin):
                 "sets submission.requirements.wheels or --wheels"
             )
         tag = build_requirements_image(
-            self.client(), pins, base_image=job.image or self.image,
+            self.client(),
+            pins,
+            base_image=job.image or self.image,
             wheels_dir=Path(wheels),
         )
         return dataclasses.replace(job, image=tag)

@@ -88,3 +88,31 @@ def test_unknown_phase_suggests(toy_plugins, toy_challenge_file):
     c = load_challenge(toy_challenge_file, toy_plugins)
     with pytest.raises(ChallengeError, match="did you mean 'development'"):
         c.phase("developmnet")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"a: &a [*a, *a]\n", "nested too deeply (or an alias refers to itself)"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
+        (
+            b"a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + b"".join(
+                b"%s: &%s [%s]\n" % (k, k, b", ".join([b"*" + p] * 9))
+                for p, k in zip(
+                    [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"i"],
+                    [b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"i", b"j"],
+                    strict=True,
+                )
+            ),
+            "its aliases expand to more than",
+        ),
+    ],
+)
+def test_hostile_yaml_is_refused_cleanly(tmp_path, content, fragment):
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(content)
+    with pytest.raises(
+        ChallengeError, match=fragment.replace("(", r"\(").replace(")", r"\)")
+    ):
+        load_challenge(path)

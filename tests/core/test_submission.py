@@ -141,3 +141,10 @@ def test_model_nested_one_level_too_deep(tmp_path):
 def test_missing_submission(tmp_path):
     with pytest.raises(SubmissionError, match="does not exist"):
         stage_submission(tmp_path / "nope.zip", tmp_path / "out")
+
+
+def test_single_python_file_is_refused_with_advice(tmp_path):
+    src = tmp_path / "model.py"
+    src.write_bytes(MODEL)
+    with pytest.raises(SubmissionError, match="give the folder that holds it"):
+        stage_submission(src, tmp_path / "out")
