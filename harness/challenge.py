@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ import yaml
 
 from harness.errors import ChallengeError
 from harness.schemas import format_location, validate, yaml_lines
-from harness.types import Limits
+from harness.types import Limits, MetricColumn
 
 if TYPE_CHECKING:
     from harness.plugins import Plugins
@@ -30,23 +31,6 @@ __all__ = ["Challenge", "MetricColumn", "Phase", "load_challenge", "find_challen
 
 MAX_CHALLENGE_CHARS = 1_000_000
 MAX_NODES = 100_000
-
-
-@dataclasses.dataclass(frozen=True)
-class MetricColumn:
-    """One leaderboard column: a metric plugin, its options and an output."""
-
-    key: str
-    metric: str
-    direction: str
-    primary: bool = False
-    output: str | None = None
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    precision: int = 4
-
-    @property
-    def greater_is_better(self) -> bool:
-        return self.direction == "higher"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +93,21 @@ def _limits(raw: Mapping[str, Any]) -> Limits:
     )
 
 
+def _check_finite(node: Any, source: Path, where: tuple[Any, ...] = ()) -> None:
+    """Refuse NaN and infinities, which YAML allows and JSON Schema lets pass."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ChallengeError(
+            f"{source}: {format_location(where)}: found {node}, expected a "
+            "finite number"
+        )
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_finite(value, source, (*where, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _check_finite(value, source, (*where, index))
+
+
 def _expanded_size(root: yaml.Node | None) -> int:
     """How many values the document holds once every alias is expanded."""
     sizes: dict[int, int] = {}
@@ -151,6 +150,7 @@ def parse_challenge(text: str, *, source: Path) -> Challenge:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ChallengeError(f"{source}: not valid YAML{where}: {problem}") from exc
+    _check_finite(raw, source)
     validate(
         raw,
         "challenge",
@@ -304,8 +304,15 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
 
 def load_challenge(path: Path, plugins: Plugins | None = None) -> Challenge:
     """Read, validate and (when ``plugins`` is given) resolve a challenge file."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ChallengeError(f"{path}: not a regular file; give a .yaml file")
+    if path.is_file() and path.stat().st_size > MAX_CHALLENGE_CHARS * 4:
+        raise ChallengeError(
+            f"{path}: {path.stat().st_size} bytes; a challenge file is far smaller"
+        )
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ChallengeError(f"cannot read challenge file {path}: {exc}") from exc
     except UnicodeDecodeError as exc:

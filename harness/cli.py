@@ -275,7 +275,7 @@ _run_common = [
     ),
     click.option(
         "--bootstrap",
-        type=click.IntRange(min=0),
+        type=click.IntRange(0, 100_000),
         default=1000,
         show_default=True,
         help="Bootstrap resamples for intervals (0: none).",
@@ -455,7 +455,7 @@ def score_command(
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
-    "--bootstrap", type=click.IntRange(min=1), default=1000, show_default=True
+    "--bootstrap", type=click.IntRange(1, 100_000), default=1000, show_default=True
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -29,6 +29,7 @@ import harness
 from harness.challenge import Challenge
 from harness.errors import (
     HarnessError,
+    InvalidInputError,
     PluginError,
     PredictionsError,
     SubmissionError,
@@ -192,7 +193,12 @@ def run_submission(
         "limits": dataclasses.asdict(challenge.limits),
     }
     folder = options.results_dir / record["run_id"]
-    folder.mkdir(parents=True, exist_ok=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot create a run folder under {options.results_dir}: {exc}"
+        ) from exc
     work = Path(tempfile.mkdtemp(prefix="harness-run-"))
     started = time.perf_counter()
     log.info(
@@ -225,7 +231,7 @@ def run_submission(
         # record that the run did not finish, then stop as asked.
         interrupted = exc
         record["failure"] = {
-            "stage": "internal",
+            "stage": "interrupted",
             "kind": "interrupted",
             "message": "the run was interrupted before it finished "
             f"({type(exc).__name__}); it was not scored",

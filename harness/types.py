@@ -19,6 +19,7 @@ __all__ = [
     "Availability",
     "DatasetPlugin",
     "Limits",
+    "MetricColumn",
     "MetricPlugin",
     "PreparedSplit",
     "ReporterPlugin",
@@ -152,6 +153,23 @@ class MetricPlugin:
     description: str = ""
     weighted: bool = False
     options_schema: Mapping[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricColumn:
+    """One leaderboard column: a metric plugin, its options and an output."""
+
+    key: str
+    metric: str
+    direction: str
+    primary: bool = False
+    output: str | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    precision: int = 4
+
+    @property
+    def greater_is_better(self) -> bool:
+        return self.direction == "higher"
 
 
 # -- execution -----------------------------------------------------------------

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from harness.errors import PredictionsError
-from harness.schemas import validate
 
 __all__ = ["read_predictions", "align_predictions", "MAX_PREDICTIONS_BYTES"]
 
@@ -60,6 +59,10 @@ def read_predictions(
         # RecursionError, arrays nested past the parser's depth.
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise PredictionsError(f"{path.name} is not valid JSON: {reason}") from exc
+    # Imported here: align_predictions must work where no schema library is
+    # installed (inside a Codabench scoring program).
+    from harness.schemas import validate
+
     validate(
         _envelope(document), "predictions", source=path.name, error=PredictionsError
     )

@@ -1,12 +1,12 @@
 """Checks shared by the scoring program of a bundle and the local emulator.
 
 This module runs inside a Codabench scoring container, so it needs only the
-standard library and numpy. It repeats, without the JSON-schema machinery,
-the meaning checks the harness applies to predictions before scoring (a
-document of the right form, item ids matching the truth, one value of the
-right shape per item, every value a finite number) and the checks a
-leaderboard needs of a ``scores.json`` (a flat object of finite numbers keyed
-exactly by the column keys).
+standard library and numpy. It checks the form of a predictions document
+without the JSON-schema machinery, then applies the harness's own meaning
+checks (:func:`harness.validation.align_predictions`: item ids matching the
+truth, one value of the right shape per item, every value a finite number),
+and the checks a leaderboard needs of a ``scores.json`` (a flat object of
+finite numbers keyed exactly by the column keys).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
 from harness.errors import PredictionsError
+from harness.validation import align_predictions
 
 __all__ = [
     "MAX_PREDICTIONS_BYTES",
@@ -115,85 +113,6 @@ def check_predictions_document(document: Any) -> None:
         )
     if "challenge" in document and not isinstance(document["challenge"], str):
         raise PredictionsError("predictions.json field 'challenge' must be a string")
-
-
-def _shape_text(shape: tuple[int, ...], n: int) -> str:
-    parts = ["N" if i == 0 and d == n else str(d) for i, d in enumerate(shape)]
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-
-
-def _first_non_number(ids: list[str], values: list[Any]) -> str:
-    for item, value in zip(ids, values, strict=False):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return f" (first at item {item!r}: {value!r})"
-    return ""
-
-
-def align_predictions(
-    document: dict[str, Any],
-    truth_ids: np.ndarray,
-    *,
-    item_shape: tuple[int, ...] = (),
-) -> np.ndarray:
-    """Return the predicted values as float64, in the order of ``truth_ids``.
-
-    Ids are compared as text, so ``3`` and ``"3"`` name the same item.
-
-    :param document: a predictions document that passed
-        :func:`check_predictions_document`.
-    :param item_shape: the shape of one item's value; ``()`` for a score.
-    :raises PredictionsError: naming duplicated, missing or unexpected ids, a
-        wrong shape, a value that is not a number, or the first item whose
-        value is not finite.
-    """
-    ids = [str(i) for i in document["ids"]]
-    raw = document["values"]
-    n = len(truth_ids)
-    if not isinstance(raw, list) or len(raw) != len(ids):
-        count = len(raw) if isinstance(raw, list) else "no list of"
-        raise PredictionsError(
-            f"predictions hold {len(ids)} ids but {count} values; expected one "
-            "value per id"
-        )
-    expected_ids = [str(i) for i in truth_ids.tolist()]
-    problems = []
-    duplicated = [i for i, c in Counter(ids).items() if c > 1]
-    if duplicated:
-        problems.append(f"{len(duplicated)} duplicated id(s): {_listing(duplicated)}")
-    missing = sorted(set(expected_ids) - set(ids))
-    if missing:
-        problems.append(f"{len(missing)} missing id(s): {_listing(missing)}")
-    extra = sorted(set(ids) - set(expected_ids))
-    if extra:
-        problems.append(f"{len(extra)} unexpected id(s): {_listing(extra)}")
-    if problems:
-        raise PredictionsError(
-            "predictions do not match the items of this split: " + "; ".join(problems)
-        )
-
-    try:
-        values = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise PredictionsError(
-            f"predictions are not all numbers of one shape"
-            f"{_first_non_number(ids, raw)}: {exc}"
-        ) from exc
-    wanted = (len(ids), *item_shape)
-    if values.shape != wanted:
-        raise PredictionsError(
-            f"predictions have shape {_shape_text(values.shape, n)} where "
-            f"{_shape_text(wanted, n)} was expected (N = {n} items)"
-        )
-    finite = np.isfinite(values).reshape(len(ids), -1).all(axis=1)
-    if not finite.all():
-        first = int(np.flatnonzero(~finite)[0])
-        raise PredictionsError(
-            f"{int((~finite).sum())} prediction(s) are not finite (NaN or "
-            f"infinite); the first is item {ids[first]!r} with value "
-            f"{np.asarray(raw[first]).tolist()!r}"
-        )
-    position = {item: index for index, item in enumerate(ids)}
-    return values[[position[item] for item in expected_ids]]
 
 
 class ScoresProblem(ValueError):

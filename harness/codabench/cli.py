@@ -91,9 +91,18 @@ def codabench() -> None:
     help="First day of the first phase (default: today).",
 )
 @click.option(
-    "--phase-days", type=int, default=90, show_default=True, help="Days per phase."
+    "--phase-days",
+    type=click.IntRange(1, 3650),
+    default=90,
+    show_default=True,
+    help="Days per phase.",
 )
-@click.option("--max-submissions-per-day", type=int, default=5, show_default=True)
+@click.option(
+    "--max-submissions-per-day",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+)
 @click.option(
     "--solution",
     type=click.Path(path_type=Path, exists=True),
@@ -197,11 +206,13 @@ def _print_emulation(result: Any) -> None:
 @click.option("--image", default=None, help="Run in this image instead.")
 @click.option(
     "--time-limit",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True, max=7 * 86400),
     default=None,
     help="Seconds per step instead of the phase's execution_time_limit.",
 )
-@click.option("--memory-mb", type=int, default=4096, show_default=True)
+@click.option(
+    "--memory-mb", type=click.IntRange(16, 1024**2), default=4096, show_default=True
+)
 @click.option(
     "--results-dir",
     type=click.Path(path_type=Path, file_okay=False),

@@ -56,7 +56,6 @@ from harness.codabench.scoring import (
     SNAPSHOT_NAME,
     TRUTH_NAME,
     ChallengeSnapshot,
-    SnapshotColumn,
 )
 from harness.errors import InvalidInputError, PluginError
 from harness.evaluate import RunOptions, prepare_split
@@ -164,18 +163,7 @@ def build_snapshot(challenge: Challenge, plugins: Plugins) -> ChallengeSnapshot:
         sha256=challenge.sha256,
         positive_label=challenge.positive_label,
         higher_is_anomalous=challenge.higher_is_anomalous,
-        columns=tuple(
-            SnapshotColumn(
-                key=c.key,
-                metric=c.metric,
-                direction=c.direction,
-                primary=c.primary,
-                output=c.output,
-                options=dict(c.options),
-                precision=c.precision,
-            )
-            for c in challenge.columns
-        ),
+        columns=challenge.columns,
         item_shape=tuple(challenge.protocol_options.get("output_shape", ())),
         protocol={
             "name": challenge.protocol,

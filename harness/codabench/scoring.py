@@ -43,7 +43,7 @@ from harness.codabench.checks import (
     read_json_file,
 )
 from harness.errors import HarnessError, PredictionsError
-from harness.types import Truth
+from harness.types import MetricColumn, Truth
 
 if TYPE_CHECKING:
     from harness.plugins import Plugins
@@ -53,7 +53,6 @@ __all__ = [
     "SNAPSHOT_NAME",
     "ChallengeSnapshot",
     "ScoringFailure",
-    "SnapshotColumn",
     "main",
     "score_folders",
 ]
@@ -70,23 +69,6 @@ class ScoringFailure(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_UNSCORABLE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-@dataclasses.dataclass(frozen=True)
-class SnapshotColumn:
-    """One leaderboard column, as :func:`harness.scoring.score_columns` reads it."""
-
-    key: str
-    metric: str
-    direction: str
-    primary: bool = False
-    output: str | None = None
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    precision: int = 4
-
-    @property
-    def greater_is_better(self) -> bool:
-        return self.direction == "higher"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +92,7 @@ class ChallengeSnapshot:
     sha256: str
     positive_label: int | str
     higher_is_anomalous: bool
-    columns: tuple[SnapshotColumn, ...]
+    columns: tuple[MetricColumn, ...]
     item_shape: tuple[int, ...]
     protocol: Mapping[str, Any]
     plugins: tuple[tuple[str, str], ...]
@@ -126,7 +108,7 @@ class ChallengeSnapshot:
             sha256=raw.get("sha256", ""),
             positive_label=raw["labels"]["positive"],
             higher_is_anomalous=bool(raw["labels"]["higher_is_anomalous"]),
-            columns=tuple(SnapshotColumn(**c) for c in raw["columns"]),
+            columns=tuple(MetricColumn(**c) for c in raw["columns"]),
             item_shape=tuple(int(d) for d in raw.get("item_shape", ())),
             protocol=dict(raw["protocol"]),
             plugins=tuple((p["name"], p["module"]) for p in raw["plugins"]),

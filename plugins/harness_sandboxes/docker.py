@@ -197,7 +197,9 @@ def hardened_config(
     # Rotation must keep much more than what is returned: the json-file
     # driver stores each line with its own framing, which can be several
     # times the line itself.
-    log_file_bytes = max(1024**2, 16 * limits.log_bytes)
+    # Large enough that ordinary floods never rotate it: reading a log back
+    # across a rotation can lose its last lines.
+    log_file_bytes = max(64 * 1024**2, 16 * limits.log_bytes)
     threads = str(max(1, int(limits.cpus)))
     return {
         "user": user or f"{SANDBOX_UID}:{SANDBOX_UID}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.challenge import load_challenge
@@ -116,3 +118,20 @@ def test_hostile_yaml_is_refused_cleanly(tmp_path, content, fragment):
         ChallengeError, match=fragment.replace("(", r"\(").replace(")", r"\)")
     ):
         load_challenge(path)
+
+
+def test_non_finite_limit_is_refused(tmp_path):
+    text = TOY_CHALLENGE.replace("wall_seconds: 20", "wall_seconds: .nan")
+    with pytest.raises(ChallengeError, match="limits.wall_seconds: found nan"):
+        load_challenge(write(tmp_path, text))
+
+
+def test_limit_beyond_maximum_is_refused(tmp_path):
+    text = TOY_CHALLENGE.replace("memory_mb: 1024", "memory_mb: 99999999999999")
+    with pytest.raises(ChallengeError, match="limits.memory_mb"):
+        load_challenge(write(tmp_path, text))
+
+
+def test_device_is_not_a_challenge_file():
+    with pytest.raises(ChallengeError, match="not a regular file"):
+        load_challenge(Path("/dev/zero"))

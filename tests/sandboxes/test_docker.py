@@ -284,8 +284,9 @@ def test_folder_inside_a_hidden_tree_may_be_mounted(
     # The inputs of a split live inside the hidden dataset cache; mounting
     # them exposes only them, never their siblings.
     (tmp_path / "truth.npz").write_bytes(b"secret")
-    result = sandbox.run(make_job(
-        "import os; print(sorted(os.listdir('/inputs')))", hidden=(tmp_path,)))
+    result = sandbox.run(
+        make_job("import os; print(sorted(os.listdir('/inputs')))", hidden=(tmp_path,))
+    )
     assert result.exit_code == 0, result.stderr
     assert "truth.npz" not in result.stdout
 
@@ -386,7 +387,7 @@ def test_stdout_flood_is_bounded(
     log_config = job_container.attrs["HostConfig"]["LogConfig"]
     assert log_config == {
         "Type": "json-file",
-        "Config": {"max-file": "2", "max-size": str(1024**2)},
+        "Config": {"max-file": "2", "max-size": str(64 * 1024**2)},
     }
 
 

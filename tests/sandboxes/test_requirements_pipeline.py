@@ -29,22 +29,33 @@ ALLOWING = TOY_CHALLENGE.replace(
 
 
 def _run(plugins, spec: Path, submission: Path, tmp_path: Path, sandbox: str):
-    options = RunOptions(sandbox=sandbox, cache_dir=tmp_path / "cache",
-                         results_dir=tmp_path / "results", bootstrap=0)
-    return run_submission(load_challenge(spec, plugins), "development", submission,
-                          plugins=plugins, options=options)
+    options = RunOptions(
+        sandbox=sandbox,
+        cache_dir=tmp_path / "cache",
+        results_dir=tmp_path / "results",
+        bootstrap=0,
+    )
+    return run_submission(
+        load_challenge(spec, plugins),
+        "development",
+        submission,
+        plugins=plugins,
+        options=options,
+    )
 
 
-def test_challenge_without_allow_list_refuses(toy_plugins, toy_challenge_file,
-                                              make_submission, tmp_path):
+def test_challenge_without_allow_list_refuses(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path
+):
     sub = make_submission(USES_TINY, **{"requirements.txt": b"tiny-pkg==1.0\n"})
     record = _run(toy_plugins, toy_challenge_file, sub, tmp_path, "process")
     assert record["failure"]["kind"] == "requirements-refused"
     assert "allows no extra packages" in record["failure"]["message"]
 
 
-def test_comment_only_requirements_are_ignored(toy_plugins, toy_challenge_file,
-                                               make_submission, tmp_path):
+def test_comment_only_requirements_are_ignored(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path
+):
     code = "class Model:\n    def predict(self, X):\n        return X.mean(1)\n"
     sub = make_submission(code, **{"requirements.txt": b"# nothing\n\n"})
     record = _run(toy_plugins, toy_challenge_file, sub, tmp_path, "process")
@@ -74,8 +85,9 @@ def test_docker_installs_allowed_pins_offline(
     assert record["sandbox"]["image"].startswith("harness-req:")
     assert record["scores"]["MEAN_GAP"]["value"] == pytest.approx(5.0)
 
-    bad = make_submission(USES_TINY, name="bad",
-                          **{"requirements.txt": b"tiny-pkg>=1.0\nrequests==2\n"})
+    bad = make_submission(
+        USES_TINY, name="bad", **{"requirements.txt": b"tiny-pkg>=1.0\nrequests==2\n"}
+    )
     record = _run(toy_plugins, spec, bad, tmp_path, "docker")
     assert record["failure"]["kind"] == "requirements"
     message = record["failure"]["message"]
