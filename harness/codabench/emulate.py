@@ -650,6 +650,17 @@ def run_bundle(
     with exit_on_terminate():
         try:
             _run(result, Path(bundle), Path(submission), phase, options, work)
+        except (KeyboardInterrupt, SystemExit):
+            # Keep what the finished steps printed, and say why it stopped.
+            result.status = "failed"
+            result.failure = {
+                "stage": "interrupted",
+                "kind": "interrupted",
+                "message": "the run was interrupted before it finished",
+            }
+            if result.folder is None:
+                _save(result, work, options)
+            raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
     log.info("codabench run %s: %s", run_id, result.status)

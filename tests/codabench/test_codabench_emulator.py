@@ -373,6 +373,9 @@ def test_terminating_the_command_removes_the_running_container(
         child.kill()
         child.communicate()
     assert docker_client.containers.list(all=True, filters=selector) == []
+    (saved,) = (tmp_path / "r").glob("codabench-*/result.json")
+    result = json.loads(saved.read_text())
+    assert result["failure"]["kind"] == "interrupted"
 
 
 @docker
