@@ -266,6 +266,12 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
                 challenge.protocol,
                 list(kind.protocols),
             )
+        elif challenge.protocol in kind.options_schemas:
+            schema = dict(kind.options_schemas[challenge.protocol])
+            validator = jsonschema.Draft202012Validator(schema)
+            for error in validator.iter_errors(dict(challenge.protocol_options)):
+                loc = format_location(("options", *error.absolute_path))
+                problems.append(f"submission.protocol.{loc}: {error.message}")
     for index, column in enumerate(challenge.columns):
         where = f"metrics[{index}]"
         if column.metric not in plugins.metrics:

@@ -193,6 +193,10 @@ class SubmissionKind:
     version: str = "1"
     description: str = ""
     required_files: tuple[str, ...] = ()
+    #: Per protocol, a JSON Schema for the challenge's protocol options.
+    options_schemas: Mapping[str, Mapping[str, Any]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 @dataclasses.dataclass(frozen=True)

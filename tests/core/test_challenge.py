@@ -135,3 +135,15 @@ def test_limit_beyond_maximum_is_refused(tmp_path):
 def test_device_is_not_a_challenge_file():
     with pytest.raises(ChallengeError, match="not a regular file"):
         load_challenge(Path("/dev/zero"))
+
+
+def test_protocol_options_are_checked_against_the_kind(tmp_path, toy_plugins):
+    text = TOY_CHALLENGE.replace(
+        "options: {load: if-defined, output_shape: []}",
+        "options: {load: sometimes, output_shape: [], transpos: [1, 0]}",
+    )
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(write(tmp_path, text), toy_plugins)
+    message = str(info.value)
+    assert "submission.protocol.options.load: 'sometimes' is not one of" in message
+    assert "'transpos' was unexpected" in message
