@@ -19,7 +19,6 @@ Limits: fitted on synthetic images only; real photographs need their own fit.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
@@ -27,56 +26,37 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-from PIL import Image
-from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from _fitting import (  # noqa: E402
+    butterfly_colours,
+    butterfly_features,
+    butterfly_images,
+    evaluate_butterfly,
+    import_model,
+)
+
 COLOURS = 8
 PIXELS_PER_IMAGE = 40
 SEED = 0
 
-try:
-    import harness_butterfly  # noqa: F401
-except ImportError:
-    # Not installed: use the checkout this file lives in.
-    sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "plugins")]
-
-from harness_butterfly.dataset import ButterflyDataset  # noqa: E402
-from harness_butterfly.metric import butterfly_scores  # noqa: E402
-
 
 def load_model_module() -> ModuleType:
     """Import this folder's ``model.py`` under a private name."""
-    spec = importlib.util.spec_from_file_location(
-        "butterfly_logistic_model", HERE / "model.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_model(HERE, "butterfly_logistic_model")
 
 
 def fit(cache_dir: Path) -> None:
     """Fit the model on the synthetic training split and write ``weights.json``."""
     model = load_model_module()
-    split = ButterflyDataset().prepare("train", cache_dir=cache_dir)
-    truth = split.load_truth()
-    paths = [split.inputs_dir / "images" / str(name) for name in truth.ids]
-
-    rng = np.random.default_rng(SEED)
-    samples = []
-    for path in paths:
-        with Image.open(path) as image:
-            pixels = model.balanced_pixels(image).reshape(-1, 3)
-        samples.append(pixels[rng.choice(len(pixels), PIXELS_PER_IMAGE, replace=False)])
-    kmeans = KMeans(n_clusters=COLOURS, n_init=4, random_state=SEED)
-    colours = kmeans.fit(np.concatenate(samples)).cluster_centers_.astype(np.float32)
-
-    features = []
-    for path in paths:
-        with Image.open(path) as image:
-            features.append(model.pattern_features(image, colours))
+    paths, truth = butterfly_images("train", cache_dir)
+    colours = butterfly_colours(
+        model, paths, colours=COLOURS, pixels=PIXELS_PER_IMAGE, seed=SEED
+    )
+    features = butterfly_features(model, paths, colours)
     x = np.asarray(features)
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-3
@@ -98,15 +78,7 @@ def evaluate(cache_dir: Path) -> None:
     """Print the challenge scores of the saved model on validation and test."""
     model = load_model_module().Model()
     model.load()
-    for name in ("validation", "test"):
-        split = ButterflyDataset().prepare(name, cache_dir=cache_dir)
-        truth = split.load_truth()
-        scores = []
-        for item in truth.ids:
-            with Image.open(split.inputs_dir / "images" / str(item)) as image:
-                scores.append(model.predict(image))
-        result = butterfly_scores(truth.labels, scores, truth.columns["ssp_indicator"])
-        print(name, ", ".join(f"{key} {value:.4f}" for key, value in result.items()))
+    evaluate_butterfly(model, cache_dir)
 
 
 def main() -> None:

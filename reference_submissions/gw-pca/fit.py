@@ -17,7 +17,6 @@ scores, which also checks that fit and model agree.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -26,51 +25,26 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from _fitting import import_model as _import_model  # noqa: E402
+from _fitting import load_gw_split as load_split  # noqa: E402
+from _fitting import report_gw  # noqa: E402
+
 BANDS = 12
 COMPONENTS = 2
 SAMPLES = 200
-
-try:
-    import harness_gw  # noqa: F401
-except ImportError:
-    # Not installed: use the checkout this file lives in.
-    sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "plugins")]
-
-
-def load_split(split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Return a synthetic split as a model sees it, ``(N, 200, 2)``, and labels."""
-    import yaml
-    from harness_gw.dataset import GWDataset
-
-    challenge_file = HERE.parents[1] / "plugins/harness_gw/challenges/gw-anomaly.yaml"
-    challenge = yaml.safe_load(challenge_file.read_text(encoding="utf-8"))
-    prepared = GWDataset().prepare(
-        split, cache_dir=cache_dir, options=challenge["dataset"]["options"]
-    )
-    x = np.load(prepared.inputs_dir / "inputs.npy").astype(np.float32)
-    std = x.std(axis=2, keepdims=True)
-    std[std == 0] = 1.0
-    return np.transpose(x / std, (0, 2, 1)), prepared.load_truth().labels
-
-
-def tnr_at_tpr90(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The challenge score: true-negative rate below the 10th signal percentile."""
-    cut = np.percentile(scores[labels == 1], 10)
-    return float(np.mean(scores[labels == 0] < cut))
-
-
-def import_model() -> Any:
-    """Import ``model.py`` beside this file under a name of its own."""
-    spec = importlib.util.spec_from_file_location("gw_pca_model", HERE / "model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def band_edges() -> np.ndarray:
     """Edges of ``BANDS`` log-spaced bands over the real FFT bins, DC left out."""
     bins = SAMPLES // 2 + 1
     return np.unique(np.geomspace(1, bins, BANDS + 1).astype(np.int64))
+
+
+def import_model() -> Any:
+    """Import ``model.py`` beside this file under a name of its own."""
+    return _import_model(HERE, "gw_pca_model")
 
 
 def fit(x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -95,8 +69,6 @@ def fit(x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 
 def main(out: Path = HERE / "weights.npz") -> None:
     """Fit on the synthetic training background and write the weights to ``out``."""
-    from sklearn.metrics import roc_auc_score
-
     with tempfile.TemporaryDirectory() as cache:
         x, labels = load_split("train", Path(cache))
         np.savez(out, **fit(x, labels))
@@ -106,10 +78,7 @@ def main(out: Path = HERE / "weights.npz") -> None:
     with np.load(out, allow_pickle=False) as saved:
         model.weights = {key: saved[key] for key in saved.files}
     scores = model.predict(x_val)
-    print(
-        f"validation: TNR {tnr_at_tpr90(labels_val, scores):.4f}, "
-        f"ROC AUC {roc_auc_score(labels_val, scores):.4f}"
-    )
+    print(f"validation: {report_gw(labels_val, scores)}")
 
 
 if __name__ == "__main__":

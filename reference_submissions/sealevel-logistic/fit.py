@@ -41,6 +41,7 @@ except ImportError:
 def load_train(cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Return the synthetic training maps ``(T, 1, 100, 160)``, labels ``(T, 12)``."""
     import yaml
+
     from harness_sealevel.dataset import SeaLevelDataset
     from harness_sealevel.plugin import CHALLENGE_FILE
 
@@ -95,10 +96,11 @@ def run_saved_model(x: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     """Fit on the synthetic training split and write ``weights.npz``."""
+    from sklearn.linear_model import LogisticRegression
+
     from harness_sealevel.dataset import STATIONS
     from harness_sealevel.metric import sealevel_scores
     from harness_sealevel.synthetic import station_cells
-    from sklearn.linear_model import LogisticRegression
 
     with tempfile.TemporaryDirectory() as cache:
         x, labels = load_train(Path(cache))

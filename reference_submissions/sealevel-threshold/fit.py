@@ -36,6 +36,7 @@ except ImportError:
 def load_train(cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Return the synthetic training maps ``(T, 1, 100, 160)``, labels ``(T, 12)``."""
     import yaml
+
     from harness_sealevel.dataset import SeaLevelDataset
     from harness_sealevel.plugin import CHALLENGE_FILE
 
