@@ -111,7 +111,7 @@ def _bwrap_sizes_tmpfs() -> bool:
     return b"--size" in _bwrap_options()
 
 
-class _PidsCgroup:
+class _RunCgroups:
     """Cgroups of one run: ``pids.max`` and, where writable, a memory limit.
 
     Either part is ``None`` where its controller is not writable here.
@@ -317,7 +317,7 @@ class ProcessSandbox(SandboxPlugin):
                     f"no namespaces ({why}): the child shares the file system "
                     "view and the network of the harness"
                 )
-            cgroup = _PidsCgroup(job.limits.processes, job.limits.memory_bytes)
+            cgroup = _RunCgroups(job.limits.processes, job.limits.memory_bytes)
             if cgroup.path is None:
                 notes.append(
                     "no writable cgroup: the process count is not limited and "
@@ -404,7 +404,7 @@ class ProcessSandbox(SandboxPlugin):
         self,
         job: SandboxJob,
         command: list[str],
-        cgroup: _PidsCgroup,
+        cgroup: _RunCgroups,
         notes: tuple[str, ...],
     ) -> SandboxResult:
         """Run under bubblewrap; start again if bubblewrap failed to set up.
@@ -451,7 +451,7 @@ class ProcessSandbox(SandboxPlugin):
         self,
         job: SandboxJob,
         command: list[str],
-        cgroup: _PidsCgroup,
+        cgroup: _RunCgroups,
         notes: tuple[str, ...],
         pass_fds: tuple[int, ...] = (),
     ) -> SandboxResult:
@@ -523,7 +523,7 @@ class ProcessSandbox(SandboxPlugin):
         )
 
     @staticmethod
-    def _kill(proc: subprocess.Popen[bytes], cgroup: _PidsCgroup) -> None:
+    def _kill(proc: subprocess.Popen[bytes], cgroup: _RunCgroups) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         cgroup.kill_all()

@@ -27,7 +27,7 @@ from hostile_support import (
     Outcome,
 )
 
-from harness_sandboxes.process import _PidsCgroup, bwrap_works
+from harness_sandboxes.process import _RunCgroups, bwrap_works
 
 #: How an attempt on something missing or refused may fail.
 BLOCKED = {"ENOENT", "EACCES", "EPERM", "EROFS", "ENOTDIR"}
@@ -222,7 +222,7 @@ def test_container_engine_socket(arena: Arena) -> None:
 
 def process_count_is_capped() -> bool:
     """Whether the process sandbox can cap the process count here."""
-    cgroup = _PidsCgroup(1)
+    cgroup = _RunCgroups(1)
     try:
         return cgroup.path is not None or os.getuid() != 0
     finally:
