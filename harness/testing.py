@@ -105,6 +105,28 @@ def metric_contract_problems(
                             f"weights of 2 give {twice[key]!r} for {key or 'value'} "
                             f"but duplicated items give {copy[key]!r}"
                         )
+            # The bootstrap passes its counts as bytes: arithmetic on them
+            # must not wrap around.
+            as_bytes = values(
+                metric.func(
+                    truth, scores, sample_weight=np.full(n, 200, np.uint8), **options
+                ),
+                "weights of 200 as uint8",
+            )
+            as_int64 = values(
+                metric.func(truth, scores, sample_weight=np.full(n, 200), **options),
+                "weights of 200 as int64",
+            )
+            if as_bytes is not None and as_int64 is not None:
+                for key in as_bytes:
+                    if not math.isclose(
+                        as_bytes[key], as_int64[key], rel_tol=1e-9, abs_tol=1e-12
+                    ):
+                        problems.append(
+                            f"weights of 200 give {as_bytes[key]!r} for "
+                            f"{key or 'value'} as uint8 but {as_int64[key]!r} as "
+                            "int64; compute with the weights in a wider type"
+                        )
     return problems
 
 

@@ -143,6 +143,8 @@ class MetricPlugin:
 
     :param weighted: ``func`` also accepts ``sample_weight`` (non-negative
         integer counts), which lets the bootstrap resample without copying.
+        The bootstrap passes its counts as an unsigned integer array, usually
+        ``uint8``: compute with them in a wider type.
     """
 
     name: str

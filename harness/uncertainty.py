@@ -6,7 +6,8 @@ work with any metric function, and are fast with metrics that accept
 ``sample_weight``: each resample is then a vector of multinomial counts over
 the original items, passed as weights, so a metric that keeps its sort
 between calls (as the builtin ranking metrics do for read-only arrays) never
-sorts again.
+sorts again. The counts are drawn as Poisson counts, about one random byte
+each, then made multinomial exactly (see :func:`_multinomial`).
 
 Three ways to call :func:`bootstrap_interval`:
 
@@ -116,46 +117,111 @@ class Comparison:
 
 # -- multinomial counts --------------------------------------------------------
 
-# P(X <= j) for X ~ Poisson(1); it reaches 1.0 in float64 well before j = 40.
-_POISSON1_CDF = np.cumsum(
-    [math.exp(-1.0) / math.factorial(j) for j in range(40)], dtype=np.float64
-)
-# One random byte decides a Poisson(1) draw unless a CDF step falls inside
-# its 1/256-wide bin; the count for a byte b is the number of these cuts <= b.
-_BYTE_CUTS = tuple(int(math.floor(256 * f)) + 1 for f in _POISSON1_CDF if 256 * f < 255)
+
+class _CountOverflow(Exception):
+    """A count does not fit the counts array's integer type."""
 
 
-def _byte_counts(raw: np.ndarray) -> np.ndarray:
-    counts = np.zeros(raw.shape, dtype=np.uint8)
-    step = np.empty(raw.shape, dtype=bool)
-    for cut in _BYTE_CUTS:
-        np.greater_equal(raw, cut, out=step)
-        counts += step.view(np.uint8)
-    return counts
+class _PoissonBytes:
+    """Poisson(``lam``) draws, one random byte per draw for most of them.
 
-
-# Draws are made in chunks small enough that their temporaries are recycled
-# by the allocator instead of being mapped (and page-faulted) afresh.
-_CHUNK = 1 << 16
-
-
-def _unit_poisson(rng: np.random.Generator, out: npt.NDArray[np.int64]) -> None:
-    """Fill ``out`` with independent Poisson(1) draws, mostly one byte each.
-
-    A byte whose bin straddles a step of the CDF (about 2 % of them) is
-    refined with a float64 uniform drawn within the bin, so the draws are as
-    exact as an inverse-CDF sampler in float64.
+    The 256 byte values stand for the 256 bins ``[b / 256, (b + 1) / 256)``
+    of a uniform number, in an order chosen so that every value below
+    ``first_ambiguous`` stands for a bin in which the inverse CDF is
+    constant, in increasing order of that count. Such a byte's count is how
+    many ``cuts`` it reaches. The few bins that hold a step of the CDF (about
+    2 % of draws) come last; a draw there is refined with a float64 uniform
+    within its bin, so the draws are as exact as an inverse-CDF sampler in
+    float64. Any fixed order of the values is as good as another, since all
+    bytes are equally likely.
     """
-    for start in range(0, out.size, _CHUNK):
-        part = out[start : start + _CHUNK]
-        raw = rng.integers(0, 256, size=part.size, dtype=np.uint8)
-        counts = _byte_counts(raw)
-        # A byte is ambiguous exactly when the next byte up (255 wraps to 0)
-        # would give another count.
-        ambiguous = np.flatnonzero(counts != _byte_counts(raw + np.uint8(1)))
-        part[...] = counts
-        uniform = (raw[ambiguous] + rng.random(ambiguous.size)) / 256.0
-        part[ambiguous] = np.searchsorted(_POISSON1_CDF, uniform, side="right")
+
+    def __init__(self, lam: float) -> None:
+        self.lam = lam
+        term, total, cdf = math.exp(-lam), 0.0, []
+        for j in range(64):
+            total += term
+            cdf.append(total)
+            term *= lam / (j + 1)
+        self.cdf = np.asarray(cdf)
+        low = np.searchsorted(self.cdf, np.arange(256) / 256, side="right")
+        high = np.searchsorted(self.cdf, np.arange(1, 257) / 256, side="left")
+        high[-1] = len(cdf)  # the top bin holds the whole tail
+        plain = np.flatnonzero(low == high)
+        ambiguous = np.flatnonzero(low != high)
+        self.first_ambiguous = int(plain.size)
+        counts = low[plain]
+        self.cuts = [int(i) for i in np.flatnonzero(np.diff(counts)) + 1]
+        self.cuts = [c for c in self.cuts for _ in range(counts[c] - counts[c - 1])]
+        self.bin = ambiguous.astype(np.float64)
+        self.base = low[ambiguous].astype(np.uint8)
+        # Where in its bin (as a fraction) a single step lies; 2: several.
+        single = high[ambiguous] - low[ambiguous] == 1
+        self.split = np.where(single, 256 * self.cdf[low[ambiguous]] - ambiguous, 2.0)
+
+    def draw(
+        self,
+        rng: np.random.Generator,
+        out: npt.NDArray[np.uint8],
+        step: npt.NDArray[np.bool_],
+    ) -> int:
+        """Fill ``out`` with independent draws and return their total.
+
+        :param step: scratch of ``out.size`` booleans.
+        """
+        m = out.size
+        raw = np.frombuffer(rng.bit_generator.random_raw(-(-m // 8)), np.uint8)[:m]
+        out[...] = 0
+        total = 0
+        for cut in self.cuts:
+            np.greater_equal(raw, cut, out=step)
+            total += int(np.count_nonzero(step))
+            out += step.view(np.uint8)
+        np.greater_equal(raw, self.first_ambiguous, out=step)
+        where = np.flatnonzero(step)
+        which = raw[where] - np.uint8(self.first_ambiguous)
+        uniform = rng.random(where.size)
+        refined = self.base[which] + (uniform >= self.split[which])
+        several = np.flatnonzero(self.split[which] > 1)
+        refined[several] = np.searchsorted(
+            self.cdf, (self.bin[which[several]] + uniform[several]) / 256, side="right"
+        )
+        total += int(refined.sum()) - int(out[where].sum(dtype=np.int64))
+        out[where] = refined
+        return total
+
+
+_POISSON_TABLES: dict[float, _PoissonBytes] = {}
+
+
+def _poisson_bytes(lam: float) -> _PoissonBytes:
+    tables = _POISSON_TABLES.get(lam)
+    if tables is None:
+        tables = _POISSON_TABLES[lam] = _PoissonBytes(lam)
+    return tables
+
+
+def _add_draws(out: np.ndarray, cells: np.ndarray) -> None:
+    """Add one to ``out`` at each of ``cells`` (repeats add up).
+
+    :raises _CountOverflow: when a sum does not fit ``out``'s type; ``out``
+        is then spoilt.
+    """
+    one = out.dtype.type(1)
+    if out.dtype.itemsize >= 8:
+        np.add.at(out, cells, one)
+        return
+    top = np.iinfo(out.dtype).max
+    if cells.size > top:
+        ordered = np.sort(cells)
+        if np.any(ordered[top:] == ordered[:-top]):
+            raise _CountOverflow  # one cell alone gets more draws than fit
+    before = out[cells]
+    np.add.at(out, cells, one)
+    # With fewer than 2**bits repeats per cell, a sum that wrapped around
+    # ends below where it started.
+    if np.any(out[cells] <= before):
+        raise _CountOverflow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,45 +234,60 @@ class _Block:
     ends: npt.NDArray[np.int64] | None  # cumulative cell sizes; None: all 1
 
 
+class _Scratch:
+    """Work arrays of a plan's draws, sized for its largest stratum."""
+
+    def __init__(self, m: int) -> None:
+        self.per_item = np.empty(m, np.uint8)
+        self.step = np.empty(m, dtype=bool)
+        self.cumulative = np.empty(m, np.int64)
+
+
 def _multinomial(
-    rng: np.random.Generator,
-    block: _Block,
-    out: npt.NDArray[np.int64],
-    scratch: npt.NDArray[np.int64],
+    rng: np.random.Generator, block: _Block, out: np.ndarray, scratch: _Scratch
 ) -> None:
     """Fill ``out`` with the counts per cell of ``m`` uniform draws of items.
 
     Independent Poisson counts, conditioned on their total, are multinomial;
-    drawing Poisson counts and then removing (or adding) uniformly chosen
+    drawing Poisson counts and then adding (or removing) uniformly chosen
     draws until the total is ``m`` gives exactly that distribution, at a
-    fraction of the cost of one random integer per draw.
+    fraction of the cost of one random integer per draw. The Poisson mean is
+    set a little below one, so that the total almost never overshoots and
+    the fix-up is cheap additions.
 
-    :param scratch: at least ``m`` integers to overwrite.
+    :raises _CountOverflow: when a count exceeds what ``out`` can hold.
     """
     m, ends = block.m, block.ends
     if m < 4096:
         draws = rng.integers(0, m, size=m)
         cells = draws if ends is None else np.searchsorted(ends, draws, side="right")
-        out[...] = np.bincount(cells, minlength=out.size)
+        counts = np.bincount(cells, minlength=out.size)
+        if out.dtype == np.uint8 and counts.max() > 255:
+            raise _CountOverflow
+        out[...] = counts
         return
-    if ends is None:
-        _unit_poisson(rng, out)
-    elif out.size * 16 < m:
-        out[...] = rng.poisson(np.diff(ends, prepend=0))
+    tables = _poisson_bytes(1.0 - 3.0 / math.sqrt(m))
+    if ends is not None and out.size * 16 < m:
+        out[...] = rng.poisson(tables.lam * np.diff(ends, prepend=0))
+        total = int(out.sum())
     else:
-        per_item = scratch[:m]
-        _unit_poisson(rng, per_item)
-        np.cumsum(per_item, out=per_item)
-        out[...] = np.diff(per_item[ends - 1], prepend=0)
-    excess = int(out.sum()) - m
+        per_item = out if out.dtype == np.uint8 and ends is None else scratch.per_item
+        per_item = per_item[:m]
+        total = tables.draw(rng, per_item, scratch.step[:m])
+        if ends is not None:
+            cumulative = np.cumsum(per_item, out=scratch.cumulative[:m])
+            out[...] = np.diff(cumulative[ends - 1], prepend=0)
+        elif per_item is not out:
+            out[...] = per_item
+    excess = total - m
     if excess > 0:
-        drawn = np.cumsum(out, out=scratch[: out.size])
+        drawn = np.cumsum(out, out=scratch.cumulative[: out.size])
         ranks = rng.choice(int(drawn[-1]), size=excess, replace=False)
         np.subtract.at(out, np.searchsorted(drawn, ranks, side="right"), 1)
     elif excess < 0:
         extra = rng.integers(0, m, size=-excess)
         cells = extra if ends is None else np.searchsorted(ends, extra, side="right")
-        np.add.at(out, cells, 1)
+        _add_draws(out, cells)
 
 
 # -- strata and resamples ------------------------------------------------------
@@ -256,19 +337,26 @@ class _Plan:
             ends = None if sizes is None else np.cumsum(sizes[start:stop])
             m = stop - start if ends is None else int(ends[-1])
             self.blocks.append(_Block(start, stop, m, ends))
-        self._counts = np.zeros(n_cells, dtype=np.int64)
-        self._scratch = np.empty(max([b.m for b in self.blocks], default=0), np.int64)
+        # One byte per count while every cell is one item: a count above 255
+        # is all but impossible then, and widens the array if it happens.
+        dtype = np.uint8 if sizes is None else np.int64
+        self._counts: np.ndarray = np.zeros(n_cells, dtype=dtype)
+        self._scratch = _Scratch(max([b.m for b in self.blocks], default=0))
 
-    def counts(self, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    def counts(self, rng: np.random.Generator) -> np.ndarray:
         """Multinomial counts per cell, each stratum keeping its size.
 
-        The same array is refilled on every call.
+        Whole numbers in an unsigned or signed integer array, which is
+        refilled on every call.
         """
-        for block in self.blocks:
-            _multinomial(
-                rng, block, self._counts[block.start : block.stop], self._scratch
-            )
-        return self._counts
+        while True:
+            try:
+                for block in self.blocks:
+                    counts = self._counts[block.start : block.stop]
+                    _multinomial(rng, block, counts, self._scratch)
+                return self._counts
+            except _CountOverflow:
+                self._counts = np.zeros(self._counts.size, dtype=np.int64)
 
     def indices(self, rng: np.random.Generator) -> np.ndarray:
         """Positions (in the arrangement) of the items of one resample."""
@@ -280,10 +368,15 @@ class _Plan:
 
 def _arrange(strata: np.ndarray, y_score: np.ndarray | None) -> np.ndarray:
     """Item order by stratum, then by ascending score when there is one per item."""
+    # Stratum numbers are small: in a narrow type the stable sort is a radix sort.
+    narrow = strata.astype(np.min_scalar_type(max(int(strata.max(initial=0)), 0)))
+    by_stratum = np.argsort(narrow, kind="stable")
     if y_score is None or y_score.ndim != 1:
-        return np.argsort(strata, kind="stable")
-    by_score = np.argsort(y_score, kind="stable")
-    return by_score[np.argsort(strata[by_score], kind="stable")]
+        return by_stratum
+    bounds = np.flatnonzero(np.diff(narrow[by_stratum])) + 1
+    for part in np.split(by_stratum, bounds):
+        part[...] = part[np.argsort(y_score[part], kind="stable")]
+    return by_stratum
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -376,8 +469,12 @@ def bootstrap_interval(
     :param stratify: resample within each class, keeping class sizes.
     :param weighted: pass each resample as ``sample_weight`` (whole-number
         counts) instead of materialising it; the metric must treat weights
-        as repetition counts. The counts array is refilled for every
-        resample: a metric must not keep it past its call.
+        as repetition counts. With scores, the counts come as an unsigned
+        integer array (``uint8`` while every count fits in a byte), so a
+        metric must do its arithmetic on them in a wider type; to
+        ``metric_fn(resample)`` they come as int64. The counts array is
+        refilled for every resample: a metric must not keep it past its
+        call.
     :returns: an :class:`Interval`, or one per output name when the metric
         returns a mapping. The point estimate is the metric on the items as
         given, its warnings shown to the caller; resamples are evaluated with

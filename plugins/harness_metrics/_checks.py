@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -74,8 +75,12 @@ def check_scores(y_score: npt.ArrayLike, n: int) -> FloatArray:
 
 def check_weights(
     sample_weight: npt.ArrayLike, n: int, *, integral: bool = False
-) -> npt.NDArray[np.int64] | FloatArray:
-    """Return non-negative weights as int64 (integer input) or float64.
+) -> npt.NDArray[Any]:
+    """Return non-negative weights as integers or float64.
+
+    Unsigned integers narrower than 64 bits are returned as they are (a
+    bootstrap passes its counts as bytes, and copying them would cost more
+    than using them); other integers as int64, real numbers as float64.
 
     :param integral: also require whole numbers, for metrics whose weighted
         form is defined only for repetition counts.
@@ -85,7 +90,9 @@ def check_weights(
         raise ValueError(
             f"sample_weight must have shape ({n},) to match y_true, got {weights.shape}"
         )
-    if weights.dtype.kind in "biu":
+    if weights.dtype.kind == "u" and weights.dtype.itemsize < 8:
+        return weights
+    if weights.dtype.kind in "bi":
         weights = weights.astype(np.int64, copy=False)
     elif weights.dtype.kind == "f":
         weights = weights.astype(np.float64, copy=False)

@@ -73,9 +73,7 @@ class _Weights:
     def __init__(self, ranked: _RankedScores, sample_weight: np.ndarray | None) -> None:
         self._r = ranked
         self.weighted = sample_weight is not None
-        self.dtype = np.dtype(
-            np.int64 if sample_weight is None else sample_weight.dtype
-        )
+        self.dtype = _sum_dtype(sample_weight)
         self._pos_weight: np.ndarray | None = None
         self._pos_cum: np.ndarray | None = None
         self._neg_cum: np.ndarray | None = None
@@ -177,9 +175,23 @@ class _Weights:
         return values.astype(np.float64)
 
 
+def _sum_dtype(sample_weight: np.ndarray | None) -> np.dtype[Any]:
+    """The type in which running totals of the weights are exact.
+
+    Narrow unsigned counts (a bootstrap's bytes) are summed in int32 while
+    no total can reach 2**31, which is cheaper to sum and gather than int64.
+    """
+    if sample_weight is None:
+        return np.dtype(np.int64)
+    if sample_weight.dtype.kind == "u":
+        most = sample_weight.size * int(np.iinfo(sample_weight.dtype).max)
+        return np.dtype(np.int32 if most < 2**31 else np.int64)
+    return sample_weight.dtype
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> Any:
-    """Inner product without BLAS, whose threads only contend at this size."""
-    return np.einsum("i,i->", a, b).item()
+    """Inner product of two float64 vectors (through BLAS)."""
+    return np.dot(a, b).item()
 
 
 class _RankedScores:
@@ -271,7 +283,7 @@ class _RankedScores:
 def _cumulative(values: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Running totals of ``values`` with a leading 0, written into ``out``."""
     out[0] = 0
-    np.cumsum(values, out=out[1:])
+    np.cumsum(values, dtype=out.dtype, out=out[1:])
     return out
 
 

@@ -44,3 +44,15 @@ def test_harness_run_fixture(harness_run):
     record = harness_run("gw-anomaly", ROOT / "reference_submissions" / "gw-pca")
     assert record["status"] == "succeeded"
     assert record["challenge"]["phase"] == "development"
+
+
+def test_contract_checker_finds_arithmetic_that_wraps_on_byte_counts():
+    def squares_weights(truth, y_score, sample_weight=None):
+        weights = np.ones(y_score.size) if sample_weight is None else sample_weight
+        # (w * w) stays uint8 for bytes and wraps around above 15.
+        return float(np.sum((weights * weights) * y_score) / np.sum(weights * 1.0))
+
+    problems = metric_contract_problems(
+        MetricPlugin(name="wraps", func=squares_weights, weighted=True)
+    )
+    assert any("as uint8 but" in p and "wider type" in p for p in problems)

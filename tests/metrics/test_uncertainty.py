@@ -36,12 +36,13 @@ def binormal(n_neg, n_pos, separation, seed, decimals=None):
 # -- resampling counts ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
 @pytest.mark.parametrize("m", [7, 5000, 70_001])
-def test_counts_are_multinomial_with_the_stratum_size(m):
+def test_counts_are_multinomial_with_the_stratum_size(m, dtype):
     rng = np.random.default_rng(0)
     block = uncertainty._Block(0, m, m, None)
-    out = np.empty(m, np.int64)
-    scratch = np.empty(m, np.int64)
+    out = np.empty(m, dtype)
+    scratch = uncertainty._Scratch(m)
     draws = []
     for _ in range({7: 2000, 5000: 100}.get(m, 10)):
         uncertainty._multinomial(rng, block, out, scratch)
@@ -63,7 +64,7 @@ def test_counts_over_merged_cells_follow_the_cell_sizes(n_cells):
     m = int(sizes.sum())
     block = uncertainty._Block(0, n_cells, m, np.cumsum(sizes))
     out = np.empty(n_cells, np.int64)
-    scratch = np.empty(m, np.int64)
+    scratch = uncertainty._Scratch(m)
     total = np.zeros(n_cells)
     for _ in range(300):
         uncertainty._multinomial(rng, block, out, scratch)
@@ -74,6 +75,67 @@ def test_counts_over_merged_cells_follow_the_cell_sizes(n_cells):
     # The mean count of a cell is proportional to its size.
     big, small = per_item[sizes == 5].mean(), per_item[sizes == 1].mean()
     assert big == pytest.approx(small, rel=0.1)
+
+
+def test_poisson_bytes_follow_the_poisson_distribution():
+    lam = 0.98
+    tables = uncertainty._poisson_bytes(lam)
+    m = 200_003
+    out = np.empty(m, np.uint8)
+    total = tables.draw(np.random.default_rng(3), out, np.empty(m, bool))
+    assert total == int(out.sum(dtype=np.int64))
+    observed = np.bincount(out, minlength=8)[:8] / m
+    expected = [math.exp(-lam) * lam**k / math.factorial(k) for k in range(8)]
+    # Within five standard errors of a binomial share, for every count.
+    assert np.all(np.abs(observed - expected) < 5 * np.sqrt(np.array(expected) / m))
+    # The byte standing for the bin that holds the first CDF step gives 0 or
+    # 1, split at the step; counted by that byte alone it would give one only.
+    raw = np.frombuffer(
+        np.random.default_rng(3).bit_generator.random_raw(-(-m // 8)), np.uint8
+    )[:m]
+    step = 256 * math.exp(-lam)
+    held = int(np.flatnonzero(tables.bin == math.floor(step))[0])
+    value = tables.first_ambiguous + held
+    at_step = out[raw == value]
+    assert set(at_step.tolist()) == {0, 1}
+    share, n = np.mean(at_step == 0), at_step.size
+    frac = step - math.floor(step)
+    assert abs(share - frac) < 5 * math.sqrt(frac * (1 - frac) / n)
+
+
+def test_counts_widen_when_a_cell_would_overflow_one_byte():
+    out = np.full(10, 250, dtype=np.uint8)
+    with pytest.raises(uncertainty._CountOverflow):
+        uncertainty._add_draws(out, np.array([3, 3, 3, 3, 3, 3]))
+    with pytest.raises(uncertainty._CountOverflow):
+        uncertainty._add_draws(np.zeros(10, np.uint8), np.full(300, 7))
+    out = np.full(10, 250, dtype=np.uint8)
+    uncertainty._add_draws(out, np.array([3, 4, 5, 3, 3]))
+    assert out[3:6].tolist() == [253, 251, 251]
+    wide = np.zeros(4, np.int64)
+    uncertainty._add_draws(wide, np.array([2, 0, 2, 2]))
+    assert wide.tolist() == [1, 0, 3, 0]
+    # A plan whose draw overflows switches to 64-bit counts and draws again.
+    labels = np.zeros(300, np.int8)
+    strata = uncertainty._strata(labels, True)
+    plan = uncertainty._Plan(uncertainty._arrange(strata, None), strata, None)
+    plan._counts[...] = 0
+    original = uncertainty._multinomial
+    calls = []
+
+    def overflow_once(rng, block, out, scratch):
+        calls.append(out.dtype)
+        if len(calls) == 1:
+            raise uncertainty._CountOverflow
+        original(rng, block, out, scratch)
+
+    try:
+        uncertainty._multinomial = overflow_once
+        counts = plan.counts(np.random.default_rng(0))
+    finally:
+        uncertainty._multinomial = original
+    assert calls == [np.uint8, np.int64]
+    assert counts.dtype == np.int64 and counts.sum() == 300
 
 
 def test_stratified_counts_keep_every_class_size():
