@@ -126,6 +126,37 @@ def _expanded_size(root: yaml.Node | None) -> int:
     return 0 if root is None else size(root)
 
 
+def _check_unique_keys(root: yaml.Node | None, source: Path) -> None:
+    """Refuse a mapping that gives one key twice.
+
+    YAML loaders keep the last value silently, so a second ``metric:`` or
+    ``seed:`` pasted further down would change the challenge unnoticed.
+    """
+    seen: set[int] = set()
+    stack = [] if root is None else [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    line = key.start_mark.line + 1
+                    identity = (key.tag, key.value)
+                    if identity in first:
+                        raise ChallengeError(
+                            f"{source}: line {line}: the key {key.value!r} is "
+                            f"given twice in one mapping (first at line "
+                            f"{first[identity]}); keep one"
+                        )
+                    first[identity] = line
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def parse_challenge(text: str, *, source: Path) -> Challenge:
     """Validate challenge ``text`` against the schema; no plugin lookups."""
     if len(text) > MAX_CHALLENGE_CHARS:
@@ -134,12 +165,14 @@ def parse_challenge(text: str, *, source: Path) -> Challenge:
             f"{MAX_CHALLENGE_CHARS}"
         )
     try:
-        expanded = _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        expanded = _expanded_size(root)
         if expanded > MAX_NODES:
             raise ChallengeError(
                 f"{source}: its aliases expand to more than {MAX_NODES} values; "
                 "a challenge file is far smaller"
             )
+        _check_unique_keys(root, source)
         raw = yaml.safe_load(text)
     except RecursionError as exc:
         raise ChallengeError(

@@ -53,7 +53,7 @@ def read_predictions(
         )
     try:
         with open(path, encoding="utf-8") as fh:
-            document = json.load(fh)
+            document = json.load(fh, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers malformed JSON and integers too long to convert;
         # RecursionError, arrays nested past the parser's depth.
@@ -67,6 +67,17 @@ def read_predictions(
         _envelope(document), "predictions", source=path.name, error=PredictionsError
     )
     return document  # type: ignore[no-any-return]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (the parser would
+    keep the last value silently)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise ValueError(f"the key {key!r} is given twice in one object")
+        document[key] = value
+    return document
 
 
 def _envelope(document: Any, sample: int = 1000) -> Any:

@@ -120,6 +120,30 @@ def test_hostile_yaml_is_refused_cleanly(tmp_path, content, fragment):
         load_challenge(path)
 
 
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path, toy_plugins):
+    text = TOY_CHALLENGE.replace(
+        "direction: higher,", "direction: higher, direction: lower,"
+    )
+    line = next(
+        i for i, row in enumerate(text.splitlines(), 1) if "direction: lower" in row
+    )
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(write(tmp_path, text), toy_plugins)
+    message = str(info.value)
+    assert f"line {line}: the key 'direction' is given twice" in message
+    assert f"(first at line {line})" in message
+    top = TOY_CHALLENGE + 'version: "2"\n'
+    with pytest.raises(ChallengeError, match=r"'version' is given twice .*line 3\)"):
+        load_challenge(write(tmp_path, top), toy_plugins)
+
+
+def test_equal_keys_in_different_mappings_are_fine(tmp_path):
+    path = write(tmp_path, "a: {x: 1, '1': 2, 1: 3}\nb: {x: 1}\n")
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(path)
+    assert "given twice" not in str(info.value)  # only the schema complains
+
+
 def test_non_finite_limit_is_refused(tmp_path):
     text = TOY_CHALLENGE.replace("wall_seconds: 20", "wall_seconds: .nan")
     with pytest.raises(ChallengeError, match="limits.wall_seconds: found nan"):

@@ -54,6 +54,10 @@ def test_missing_extra_and_duplicated_ids_are_listed():
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"ids": [0], "values": [' + "9" * 5000 + "]}", "not valid JSON"),
         ("{not json", "not valid JSON"),
+        (
+            '{"format_version": 1, "ids": [0], "values": [1.0], "values": [0.5]}',
+            "not valid JSON: the key 'values' is given twice in one object",
+        ),
         ('{"ids": [0]}', "missing required key(s): 'format_version', 'values'"),
     ],
 )
