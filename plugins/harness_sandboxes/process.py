@@ -11,9 +11,13 @@ system, no network and resource limits, using what this machine offers:
   ``DOCKER_HOST``. The private ``/tmp`` and ``/dev/shm`` hold 64 MB each
   where bubblewrap can cap a tmpfs (``--size``).
 - A cgroup ``pids`` controller, when writable, caps the process count and
-  lets every leftover process be killed at the end.
+  lets every leftover process be killed at the end; ``memory`` and ``cpu``
+  controllers, when writable, cap the memory of all the child's processes
+  together and their CPU time (a quota of the challenge's ``cpus``).
 - ``setrlimit`` caps the address space, the size of any file written, open
   files and core dumps.
+- The output folder's total size is measured ten times a second and once
+  more at the end; a child past the output limit is killed and the run fails.
 
 Whatever of this is missing is reported in :attr:`SandboxResult.notes` on
 every run, and as an :class:`~harness.errors.IsolationWarning`.
@@ -56,6 +60,9 @@ _SOCKET_DIRS = (Path("/run"), Path("/var/run"))
 #: sandbox; neither counts towards the address-space limit.
 _SCRATCH_BYTES = 64 * 1024**2
 _SETUP_ATTEMPTS = 3
+#: How often the output folder's total size is measured while a child runs.
+_OUTPUT_POLL_SECONDS = 0.1
+_BLOCK = 4096
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,12 +119,15 @@ def _bwrap_sizes_tmpfs() -> bool:
 
 
 class _RunCgroups:
-    """Cgroups of one run: ``pids.max`` and, where writable, a memory limit.
+    """Cgroups of one run: ``pids.max`` and, where writable, a memory limit
+    and a CPU quota.
 
-    Either part is ``None`` where its controller is not writable here.
+    Each part is ``None`` where its controller is not writable here.
     """
 
-    def __init__(self, limit: int, memory_bytes: int | None = None) -> None:
+    def __init__(
+        self, limit: int, memory_bytes: int | None = None, cpus: float | None = None
+    ) -> None:
         self.path: Path | None = None
         for root in _CGROUP_ROOTS:
             if not (root / "cgroup.procs").exists():
@@ -139,9 +149,12 @@ class _RunCgroups:
         self.memory: Path | None = None
         if memory_bytes is not None:
             self.memory = _memory_cgroup(memory_bytes)
+        self.cpu: Path | None = None
+        if cpus is not None:
+            self.cpu = _cpu_cgroup(cpus)
 
     def add_self(self) -> None:
-        for path in (self.path, self.memory):
+        for path in (self.path, self.memory, self.cpu):
             if path is not None:
                 (path / "cgroup.procs").write_text(str(os.getpid()))
 
@@ -178,7 +191,7 @@ class _RunCgroups:
         return left
 
     def remove(self) -> None:
-        for path in (self.path, self.memory):
+        for path in (self.path, self.memory, self.cpu):
             if path is None:
                 continue
             for _ in range(40):
@@ -199,25 +212,63 @@ def _memory_cgroup(limit: int) -> Path | None:
     processes together, counts what they really use, and includes tmpfs
     pages they write. ``None`` where no memory controller is writable.
     """
+    return _own_cgroup(
+        "memory",
+        v1=[
+            ("memory.limit_in_bytes", str(limit)),
+            ("memory.memsw.limit_in_bytes", str(limit)),
+        ],
+        v2=[("memory.max", str(limit)), ("memory.swap.max", "0")],
+    )
+
+
+def _cpu_cgroup(cpus: float) -> Path | None:
+    """Make a cpu cgroup below this process's own with a quota of ``cpus``.
+
+    The quota is CPU time per scheduling period, shared by all the child's
+    processes, as a container engine sets it. ``None`` where no cpu
+    controller is writable.
+    """
+    period = 100_000
+    quota = str(max(1000, round(cpus * period)))
+    return _own_cgroup(
+        "cpu",
+        v1=[("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", quota)],
+        v2=[("cpu.max", f"{quota} {period}")],
+    )
+
+
+def _own_cgroup(
+    controller: str, v1: list[tuple[str, str]], v2: list[tuple[str, str]]
+) -> Path | None:
+    """Make a cgroup of ``controller`` below this process's own and set it up.
+
+    Writes the ``v1`` or ``v2`` settings (file name, value) in order; the
+    first file must exist, the others are written where they exist.
+    """
     for line in _read(Path("/proc/self/cgroup")).splitlines():
         _, controllers, relative = line.split(":", 2)
-        if controllers == "memory":
-            base, limit_file = Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
-        elif controllers == "" and "memory" in _read(
-            Path("/sys/fs/cgroup") / relative.lstrip("/") / "cgroup.subtree_control"
+        if controller in controllers.split(","):
+            base = Path("/sys/fs/cgroup") / controllers
+            if not base.is_dir():
+                base = Path("/sys/fs/cgroup") / controller
+            settings = v1
+        elif (
+            controllers == ""
+            and controller
+            in _read(
+                Path("/sys/fs/cgroup") / relative.lstrip("/") / "cgroup.subtree_control"
+            ).split()
         ):
-            base, limit_file = Path("/sys/fs/cgroup"), "memory.max"
+            base, settings = Path("/sys/fs/cgroup"), v2
         else:
             continue
         path = base / relative.lstrip("/") / f"harness-{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
-            (path / limit_file).write_text(str(limit))
-            swap = path / "memory.memsw.limit_in_bytes"
-            if swap.exists():
-                swap.write_text(str(limit))
-            if (path / "memory.swap.max").exists():
-                (path / "memory.swap.max").write_text("0")
+            for index, (name, value) in enumerate(settings):
+                if index == 0 or (path / name).exists():
+                    (path / name).write_text(value)
         except OSError:
             with contextlib.suppress(OSError):
                 path.rmdir()
@@ -317,7 +368,9 @@ class ProcessSandbox(SandboxPlugin):
                     f"no namespaces ({why}): the child shares the file system "
                     "view and the network of the harness"
                 )
-            cgroup = _RunCgroups(job.limits.processes, job.limits.memory_bytes)
+            cgroup = _RunCgroups(
+                job.limits.processes, job.limits.memory_bytes, job.limits.cpus
+            )
             if cgroup.path is None:
                 notes.append(
                     "no writable cgroup: the process count is not limited and "
@@ -327,6 +380,11 @@ class ProcessSandbox(SandboxPlugin):
                 notes.append(
                     "no writable memory cgroup: memory is limited per process "
                     "(address space), not for all of the child's processes"
+                )
+            if cgroup.cpu is None:
+                notes.append(
+                    "no writable cpu cgroup: CPU time is not limited; the child "
+                    "may use every core until its deadline"
                 )
             for note in notes:
                 warnings.warn(
@@ -489,15 +547,33 @@ class ProcessSandbox(SandboxPlugin):
         assert proc.stdout is not None and proc.stderr is not None
         pumps = [drain(proc.stdout, out), drain(proc.stderr, err)]
         timed_out = False
+        output_seen = 0
+        deadline = started + limits.wall_seconds
         try:
-            proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            self._kill(proc, cgroup)
+            # Each file's size is capped by RLIMIT_FSIZE; their total is
+            # watched, a few times a second.
+            while True:
+                left = deadline - time.monotonic()
+                try:
+                    proc.wait(timeout=max(0.0, min(_OUTPUT_POLL_SECONDS, left)))
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    self._kill(proc, cgroup)
+                    break
+                output_seen = _folder_bytes(job.output_dir, limits.output_bytes)
+                if output_seen > limits.output_bytes:
+                    self._kill(proc, cgroup)
+                    break
         finally:
             if proc.poll() is None:
                 self._kill(proc, cgroup)
         leftovers = cgroup.kill_all()
+        if output_seen <= limits.output_bytes:
+            # A child may fill the folder between two looks, and exit.
+            output_seen = _folder_bytes(job.output_dir, limits.output_bytes)
         for pump in pumps:
             pump.join(timeout=5)
         elapsed = time.monotonic() - started
@@ -505,6 +581,11 @@ class ProcessSandbox(SandboxPlugin):
         killed_reason = None
         if timed_out:
             killed_reason = f"wall-clock deadline of {limits.wall_seconds:g} s"
+        elif output_seen > limits.output_bytes:
+            killed_reason = (
+                f"output limit of {limits.output_bytes} bytes (the output folder "
+                f"held more than {output_seen} bytes)"
+            )
         elif cgroup.oom_kills():
             killed_reason = "memory limit (killed by the kernel)"
         elif code is not None and code < 0:
@@ -531,6 +612,34 @@ class ProcessSandbox(SandboxPlugin):
             proc.wait(timeout=_KILL_GRACE * 5)
         except subprocess.TimeoutExpired:
             log.error("process sandbox: child %s survived SIGKILL", proc.pid)
+
+
+def _folder_bytes(folder: Path, stop_above: int) -> int:
+    """Disk space the files under ``folder`` take, counted until ``stop_above``.
+
+    Every entry counts at least one block, so a flood of empty files is
+    caught too; a file counts its apparent size where that is larger than
+    what it occupies (a sparse file reads back in full).
+    """
+    total = 0
+    pending = [os.fspath(folder)]
+    while pending and total <= stop_above:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += max(_BLOCK, info.st_size, info.st_blocks * 512)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                if total > stop_above:
+                    break
+    return total
 
 
 def _read_available(fd: int) -> bytes:

@@ -275,10 +275,11 @@ def test_filling_a_folder(arena: Arena, where: str) -> None:
     outcome = arena.run(arena.submission("fill_disk", where=where, megabytes=cap))
 
     if arena.sandbox == "process" and where == "output":
-        # Known limit: the size of each file is capped, not their total.
-        seen = succeeded_harmlessly(outcome)
-        assert seen["error"] is None and seen["written"] == cap * 2**20
-        assert not Path(seen["folder"]).exists()
+        # The total is watched a few times a second, not capped by a file
+        # system: the run fails once it is seen, however far the child got.
+        assert outcome.status == "failed", outcome.describe()
+        assert f"output limit of {OUTPUT_MB * 2**20} bytes" in outcome.message
+        assert not list(arena.results.path.rglob("fill-*"))
         return
     if where == "output":
         assert outcome.status == "failed", outcome.describe()
@@ -303,9 +304,12 @@ def test_endless_busy_loop(arena: Arena) -> None:
         assert seen["quota"] == pytest.approx(1.0)
         assert seen["cpu_per_wall"] < 1.2
     else:
-        # Known limit: the process sandbox does not cap CPU time (the child
-        # cannot even see the host's cgroup files to find a quota).
+        # The child cannot see the host's cgroup files to find its quota,
+        # but it gets no more than one CPU where a cpu cgroup is writable.
         assert seen["quota"] in (None, "unknown")
+        notes = outcome.record["sandbox"].get("notes") or []
+        if not any("no writable cpu cgroup" in note for note in notes):
+            assert seen["cpu_per_wall"] < 1.2
 
 
 def test_stdout_flood(arena: Arena) -> None:
@@ -435,10 +439,16 @@ def test_enormous_predictions(arena: Arena) -> None:
     outcome = arena.run(submission)
 
     assert outcome.status == "failed", outcome.describe()
-    assert outcome.failure["kind"] == "invalid-predictions"
-    assert "predictions.json is not valid JSON" in outcome.message
-    expected = "ENOSPC" if arena.sandbox == "docker" else "EFBIG"
-    assert probe_of(outcome)["tamper"] == expected
+    if arena.sandbox == "docker":
+        assert outcome.failure["kind"] == "invalid-predictions"
+        assert "predictions.json is not valid JSON" in outcome.message
+        assert probe_of(outcome)["tamper"] == "ENOSPC"
+    else:
+        # The file stops at the limit (EFBIG); with the runner's report
+        # beside it the folder holds more than the limit.
+        assert outcome.failure["kind"] == "killed", outcome.describe()
+        assert f"output limit of {OUTPUT_MB * 2**20} bytes" in outcome.message
+        assert probe_of(outcome)["tamper"] == "EFBIG"
 
 
 @pytest.mark.parametrize("mode", ["nested", "long-number"])
