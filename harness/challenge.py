@@ -126,12 +126,16 @@ def _expanded_size(root: yaml.Node | None) -> int:
     return 0 if root is None else size(root)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _check_unique_keys(root: yaml.Node | None, source: Path) -> None:
     """Refuse a mapping that gives one key twice.
 
     YAML loaders keep the last value silently, so a second ``metric:`` or
     ``seed:`` pasted further down would change the challenge unnoticed.
     """
+    constructor = yaml.constructor.SafeConstructor()
     seen: set[int] = set()
     stack = [] if root is None else [root]
     while stack:
@@ -140,11 +144,12 @@ def _check_unique_keys(root: yaml.Node | None, source: Path) -> None:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            first: dict[tuple[str, str], int] = {}
+            first: dict[Any, int] = {}
             for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
                     line = key.start_mark.line + 1
-                    identity = (key.tag, key.value)
+                    # Keys are compared as loaded: 1, 0x1 and 1.0 are one key.
+                    identity = constructor.construct_object(key)
                     if identity in first:
                         raise ChallengeError(
                             f"{source}: line {line}: the key {key.value!r} is "

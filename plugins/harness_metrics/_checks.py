@@ -73,6 +73,10 @@ def check_scores(y_score: npt.ArrayLike, n: int) -> FloatArray:
     return scores
 
 
+#: Largest total weight whose running sums fit in int64, with room to spare.
+_LARGEST_TOTAL = 2**62
+
+
 def check_weights(
     sample_weight: npt.ArrayLike, n: int, *, integral: bool = False
 ) -> npt.NDArray[Any]:
@@ -92,7 +96,11 @@ def check_weights(
         )
     if weights.dtype.kind == "u" and weights.dtype.itemsize < 8:
         return weights
-    if weights.dtype.kind in "bi":
+    if weights.dtype.kind == "u":
+        if weights.size and int(weights.max()) > _LARGEST_TOTAL:
+            raise ValueError("sample_weight is too large: its sum overflows")
+        weights = weights.astype(np.int64)
+    elif weights.dtype.kind in "bi":
         weights = weights.astype(np.int64, copy=False)
     elif weights.dtype.kind == "f":
         weights = weights.astype(np.float64, copy=False)
@@ -105,6 +113,10 @@ def check_weights(
     ok = weights.size == 0 or weights.min() >= 0
     if ok and weights.dtype.kind == "f":
         ok = math.isfinite(float(weights.sum()))
+    elif ok and weights.size:
+        # Running totals are summed in int64; a total that wraps around would
+        # give nonsense, not an error.
+        ok = float(weights.sum(dtype=np.float64)) <= _LARGEST_TOTAL
     if ok and integral and weights.dtype.kind == "f":
         ok = bool(np.all(weights == np.floor(weights)))
     if not ok:
@@ -119,6 +131,13 @@ def check_weights(
             f"sample_weight must be {expected}, got {weights[first].item()!r} "
             f"at index {first}"
         )
+    if weights.dtype.kind == "f" and not integral and weights.size:
+        # Every metric here is a ratio of weighted counts: scaling the
+        # weights by a power of two changes no value (it is exact) but keeps
+        # products of two totals from overflowing or underflowing.
+        top = float(weights.max())
+        if top > 0 and not 2.0**-256 < top < 2.0**256:
+            weights = np.ldexp(weights, -math.frexp(top)[1])
     return weights
 
 

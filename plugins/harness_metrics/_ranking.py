@@ -287,12 +287,30 @@ def _cumulative(values: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _frozen(array: Any) -> bool:
+    """Whether nobody can change ``array``'s values through another name.
+
+    True for a read-only array that owns its memory, or views only such
+    arrays or immutable bytes; a read-only view of writable memory is not.
+    """
+    if not isinstance(array, np.ndarray):
+        return False
+    while isinstance(array, np.ndarray):
+        if array.flags.writeable:
+            return False
+        if array.base is None:
+            return bool(array.flags.owndata)
+        array = array.base
+    return isinstance(array, bytes)
+
+
 class _IdentityCache:
     """Remembers the sort of read-only arrays passed again and again.
 
     The key is the identity of the label and score arrays, and only arrays
-    flagged read-only are remembered, so a caller cannot change the values
-    behind a cached sort by accident. An entry is dropped when either array
+    that are read-only all the way down (see :func:`_frozen`) are
+    remembered, so a caller cannot change the values behind a cached sort by
+    accident. An entry is dropped when either array
     is garbage collected, or when more than ``size`` pairs are remembered.
     """
 
@@ -304,7 +322,7 @@ class _IdentityCache:
 
     @staticmethod
     def cacheable(*arrays: Any) -> bool:
-        return all(isinstance(a, np.ndarray) and not a.flags.writeable for a in arrays)
+        return all(_frozen(a) for a in arrays)
 
     def get(self, y_true: np.ndarray, y_score: np.ndarray) -> _RankedScores | None:
         key = (id(y_true), id(y_score))
@@ -345,8 +363,9 @@ def _ranked_scores(y_true: npt.ArrayLike, y_score: npt.ArrayLike) -> _RankedScor
     """Validate the inputs and sort them, or reuse the sort of these very arrays.
 
     Reuse happens only when both arguments are NumPy arrays flagged
-    read-only (``a.flags.writeable = False``) and were seen in one of the
-    last four calls; their validation is reused too.
+    read-only (``a.flags.writeable = False``) that own their memory or view
+    only read-only arrays, and were seen in one of the last four calls;
+    their validation is reused too.
     """
     cacheable = _CACHE.cacheable(y_true, y_score)
     if cacheable:

@@ -137,8 +137,19 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path, toy_plugins):
         load_challenge(write(tmp_path, top), toy_plugins)
 
 
+@pytest.mark.parametrize(
+    "mapping", ["{1: x, 0x1: y}", "{true: 1, yes: 2}", "{'<<': a, '<<': b}"]
+)
+def test_keys_equal_once_loaded_are_given_twice(tmp_path, mapping):
+    with pytest.raises(ChallengeError, match="is given twice in one mapping"):
+        load_challenge(write(tmp_path, f"a: {mapping}\n"))
+
+
 def test_equal_keys_in_different_mappings_are_fine(tmp_path):
-    path = write(tmp_path, "a: {x: 1, '1': 2, 1: 3}\nb: {x: 1}\n")
+    path = write(
+        tmp_path,
+        "a: {x: 1, '1': 2, 1: 3}\nb: {x: 1}\nc: &c {x: 1}\nd: {<<: *c, x: 2}\n",
+    )
     with pytest.raises(ChallengeError) as info:
         load_challenge(path)
     assert "given twice" not in str(info.value)  # only the schema complains

@@ -311,3 +311,54 @@ def test_read_only_arrays_reuse_their_sort_and_writable_ones_do_not():
     ) == roc_auc_score(labels, scores, sample_weight=weights)
     del frozen_labels, frozen_scores, ranked
     assert not _ranking._CACHE._entries
+
+
+def test_read_only_views_of_writable_memory_are_not_cached():
+    clear_sort_cache()
+    base_labels = np.array([0, 1, 0, 1])
+    base_scores = np.array([0.1, 0.9, 0.4, 0.3])
+    labels, scores = base_labels.view(), base_scores.view()
+    labels.flags.writeable = scores.flags.writeable = False
+    assert roc_auc_score(labels, scores) == 0.75
+    base_scores[:] = [0.9, 0.1, 0.8, 0.2]
+    assert roc_auc_score(labels, scores) == 0.0
+    buffer = bytearray(np.array([0.1, 0.9, 0.4, 0.3]).tobytes())
+    viewed = np.frombuffer(memoryview(buffer).toreadonly())
+    assert roc_auc_score(labels, viewed) == 0.75
+    buffer[:8] = np.array([0.95]).tobytes()
+    assert roc_auc_score(labels, viewed) == 0.25
+    immutable = np.frombuffer(np.array([0.1, 0.9, 0.4, 0.3]).tobytes())
+    frozen = np.array([0, 1, 0, 1])
+    frozen.flags.writeable = False
+    from harness_metrics import _ranking
+
+    ranked = _ranking._ranked_scores(frozen, immutable)
+    assert _ranking._ranked_scores(frozen, immutable) is ranked
+
+
+def test_weights_of_any_scale_and_integer_type_give_the_same_value():
+    labels, scores = [0, 1, 0, 1, 1, 0], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9]
+    plain = roc_auc_score(labels, scores)
+    for scale in (1e-300, 1e-30, 1e30, 1e200):
+        weighted = roc_auc_score(labels, scores, sample_weight=np.full(6, scale))
+        assert weighted == pytest.approx(plain, rel=1e-15)
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int64):
+        weights = np.array([1, 2, 0, 3, 1, 2], dtype=dtype)
+        repeated = np.repeat(np.arange(6), weights.astype(int))
+        assert roc_auc_score(labels, scores, sample_weight=weights) == pytest.approx(
+            roc_auc_score(np.take(labels, repeated), np.take(scores, repeated)),
+            abs=1e-12,
+        )
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [np.full(6, 2**62, np.int64), np.full(6, 2**63 + 5, np.uint64)],
+    ids=["int64", "uint64"],
+)
+def test_integer_weights_whose_total_overflows_raise(weights):
+    labels, scores = [0, 1, 0, 1, 1, 0], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9]
+    with pytest.raises(ValueError, match="too large: its sum overflows"):
+        roc_auc_score(labels, scores, sample_weight=weights)
+    with pytest.raises(ValueError, match="too large: its sum overflows"):
+        tnr_at_tpr_score(labels, scores, sample_weight=weights)
