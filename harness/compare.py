@@ -69,8 +69,16 @@ def compare_runs(
     truth = prepared.load_truth()
     shape = tuple(challenge.protocol_options.get("output_shape", ()))
     scores = []
-    for path in (run_a, run_b):
-        document = read_predictions(_folder(Path(path)) / "predictions.json")
+    for path, record in zip((run_a, run_b), records, strict=True):
+        stored = _folder(Path(path)) / "predictions.json"
+        expected = record["data"].get("predictions_sha256")
+        if expected and stored.is_file() and file_sha256(stored) != expected:
+            raise InvalidInputError(
+                f"run {path}: predictions.json has changed since the run was "
+                f"scored (hash {file_sha256(stored)[:12]} vs {expected[:12]} in "
+                "its record); compare only the files the runs produced"
+            )
+        document = read_predictions(stored)
         values = align_predictions(document, truth.ids, item_shape=shape)
         scores.append(apply_polarity(challenge, truth, values)[1])
     binary = apply_polarity(challenge, truth, scores[0])[0]

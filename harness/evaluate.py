@@ -349,6 +349,7 @@ def _pipeline(
             raise _Failure("validation", "invalid-predictions", str(exc)) from exc
     shutil.copyfile(output / "predictions.json", folder / "predictions.json")
     record["artifacts"]["predictions"] = "predictions.json"
+    record["data"]["predictions_sha256"] = file_sha256(folder / "predictions.json")
     with _timed(record, "scoring"):
         try:
             columns = score_columns(

@@ -94,3 +94,9 @@ def test_compare_two_stored_runs(
             plugins=toy_plugins,
             options=options,
         )
+
+    # A predictions file edited after its run was scored is refused.
+    stored = runs[1] / "predictions.json"
+    stored.write_bytes((runs[0] / "predictions.json").read_bytes())
+    with pytest.raises(InvalidInputError, match="predictions.json has changed"):
+        compare_runs(runs[0], runs[1], challenge, plugins=toy_plugins, options=options)
