@@ -39,7 +39,13 @@ from harness.plugins import Plugins
 from harness.records import RunRecord, file_sha256, new_record, write_record
 from harness.scoring import ColumnScore, score_columns
 from harness.submission import stage_submission, tree_sha256
-from harness.types import PreparedSplit, SandboxJob, SandboxPlugin, SandboxResult
+from harness.types import (
+    PreparedSplit,
+    SandboxJob,
+    SandboxPlugin,
+    SandboxResult,
+    SubmissionKind,
+)
 from harness.validation import align_predictions, read_predictions
 
 __all__ = ["RunOptions", "default_cache_dir", "run_submission", "score_predictions"]
@@ -292,6 +298,7 @@ def _pipeline(
     with _timed(record, "prepare"):
         prepared = prepare_split(challenge, plugins, split, options)
     _record_data(record, challenge, plugins, prepared)
+    _check_protocol_options(kind, challenge, split, prepared)
     output = work / "output"
     output.mkdir(mode=0o777)
     output.chmod(0o777)
@@ -410,6 +417,32 @@ def _install_requirements(
             raise _Failure("submission", "requirements", str(exc)) from exc
     record["sandbox"]["image"] = job.image
     return job
+
+
+def _check_protocol_options(
+    kind: SubmissionKind, challenge: Challenge, split: str, prepared: PreparedSplit
+) -> None:
+    """Fail the run as the challenge's fault when its protocol options do not
+    fit the prepared inputs, before any submission code runs."""
+    if kind.check_inputs is None:
+        return
+    try:
+        problems = kind.check_inputs(
+            challenge.protocol, dict(challenge.protocol_options), prepared.inputs_dir
+        )
+    except Exception as exc:
+        raise PluginError(
+            f"submission kind {kind.name!r}: check_inputs raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if problems:
+        raise _Failure(
+            "challenge",
+            "protocol-options",
+            f"the protocol options of challenge {challenge.name!r} do not fit "
+            f"the inputs of split {split!r}: {'; '.join(problems)}. This is "
+            "for the challenge's host to fix, not the submission",
+        )
 
 
 def _record_data(

@@ -187,6 +187,12 @@ class SubmissionKind:
         ``runner.json`` into the output folder.
     :param protocols: names of the calling protocols the runner understands.
     :param required_files: files a submission of this kind must contain.
+    :param check_inputs: optional, called in the harness before the sandbox
+        starts as ``check_inputs(protocol, options, inputs_dir)`` with a
+        prepared split; returns what in the challenge's protocol options does
+        not fit those inputs (an axis the arrays lack, say), one sentence per
+        problem. A run with problems fails at stage ``challenge``, blamed on
+        the challenge rather than the submission.
     """
 
     name: str
@@ -199,6 +205,7 @@ class SubmissionKind:
     options_schemas: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=dict
     )
+    check_inputs: Callable[[str, Mapping[str, Any], Path], list[str]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from harness.hookspecs import hookimpl
 from harness.types import SubmissionKind
@@ -51,6 +55,34 @@ OPTIONS_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+def check_inputs(protocol: str, options: Mapping[str, Any], inputs: Path) -> list[str]:
+    """What in a batch protocol's options the inputs' array cannot take.
+
+    The runner would fail on these inside the sandbox, where the failure
+    would look like the submission's; here they are the challenge's.
+    """
+    if protocol != "batch":
+        return []
+    manifest = json.loads((inputs / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("kind") != "array":
+        return []
+    shape = tuple(np.load(inputs / manifest["array"], mmap_mode="r").shape)
+    ndim, problems = len(shape), []
+    transpose = options.get("transpose")
+    if transpose and sorted(transpose) != list(range(ndim)):
+        problems.append(
+            f"transpose {list(transpose)} must name each axis of the inputs "
+            f"(shape {shape}) once, from 0 to {ndim - 1}"
+        )
+    standardise = options.get("standardise")
+    if standardise and not -ndim <= standardise["axis"] < ndim:
+        problems.append(
+            f"standardise.axis {standardise['axis']} is not an axis of the inputs "
+            f"(shape {shape}: {-ndim} to {ndim - 1})"
+        )
+    return problems
+
+
 @hookimpl
 def harness_register_submission_kinds() -> list[SubmissionKind]:
     return [
@@ -65,5 +97,6 @@ def harness_register_submission_kinds() -> list[SubmissionKind]:
             ),
             required_files=("model.py",),
             options_schemas=OPTIONS_SCHEMAS,
+            check_inputs=check_inputs,
         )
     ]

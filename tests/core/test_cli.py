@@ -154,3 +154,27 @@ def test_doctor_reports_process_sandbox(cli):
     report = json.loads(result.output)
     process = next(s for s in report["sandboxes"] if s["sandbox"] == "process")
     assert process["ok"] is True
+
+
+def test_protocol_options_that_do_not_fit_the_data_exit_as_invalid_input(
+    cli, tmp_path
+):
+    source = ROOT / "plugins" / "harness_gw" / "challenges" / "gw-anomaly.yaml"
+    text = source.read_text()
+    assert "transpose: [0, 2, 1]" in text
+    bad = tmp_path / "gw-transpose.yaml"
+    bad.write_text(text.replace("transpose: [0, 2, 1]", "transpose: [0, 2, 9]"))
+    result = cli(
+        "run",
+        str(bad),
+        str(ROOT / "reference_submissions" / "gw-pca"),
+        "--phase",
+        "development",
+        "--sandbox",
+        "process",
+        "--bootstrap",
+        "0",
+    )
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert "FAILED at stage challenge (protocol-options)" in result.output
+    assert "transpose [0, 2, 9] must name each axis" in result.output

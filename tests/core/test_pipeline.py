@@ -116,3 +116,29 @@ class Model:
     assert record["status"] == "failed"
     assert "MemoryError" in record["failure"]["message"]
     assert "memory limit is 1024 MB" in record["failure"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ("transpose: [0, 2]", "transpose [0, 2] must name each axis of the inputs"),
+        ("standardise: {axis: 3}", "standardise.axis 3 is not an axis of the inputs"),
+    ],
+)
+def test_protocol_options_that_do_not_fit_the_data_are_the_challenges_fault(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path, options, fragment
+):
+    text = toy_challenge_file.read_text().replace(
+        "output_shape: []}", f"output_shape: [], {options}}}"
+    )
+    path = tmp_path / "options.yaml"
+    path.write_text(text)
+    record = run(toy_plugins, path, make_submission(GOOD), tmp_path)
+    assert record["status"] == "failed"
+    failure = record["failure"]
+    assert (failure["stage"], failure["kind"]) == ("challenge", "protocol-options")
+    assert fragment in failure["message"] and "shape (20, 3)" in failure["message"]
+    assert "not the submission" in failure["message"]
+    # No submission code ran.
+    assert "sandbox" not in record["timings"]
+    assert record["sandbox"].get("exit_code") is None
