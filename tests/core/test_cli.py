@@ -156,9 +156,7 @@ def test_doctor_reports_process_sandbox(cli):
     assert process["ok"] is True
 
 
-def test_protocol_options_that_do_not_fit_the_data_exit_as_invalid_input(
-    cli, tmp_path
-):
+def test_protocol_options_that_do_not_fit_the_data_exit_as_invalid_input(cli, tmp_path):
     source = ROOT / "plugins" / "harness_gw" / "challenges" / "gw-anomaly.yaml"
     text = source.read_text()
     assert "transpose: [0, 2, 1]" in text
