@@ -96,15 +96,11 @@ def metric_contract_problems(
                 metric.func(doubled, np.repeat(scores, 2), **options),
                 "duplicated items",
             )
-            if twice is not None and copy is not None:
-                for key in twice:
-                    if not math.isclose(
-                        twice[key], copy[key], rel_tol=1e-9, abs_tol=1e-12
-                    ):
-                        problems.append(
-                            f"weights of 2 give {twice[key]!r} for {key or 'value'} "
-                            f"but duplicated items give {copy[key]!r}"
-                        )
+            problems += _disagreements(
+                twice,
+                copy,
+                "weights of 2 give {a!r} for {key} but duplicated items give {b!r}",
+            )
             # The bootstrap passes its counts as bytes: arithmetic on them
             # must not wrap around.
             as_bytes = values(
@@ -117,17 +113,26 @@ def metric_contract_problems(
                 metric.func(truth, scores, sample_weight=np.full(n, 200), **options),
                 "weights of 200 as int64",
             )
-            if as_bytes is not None and as_int64 is not None:
-                for key in as_bytes:
-                    if not math.isclose(
-                        as_bytes[key], as_int64[key], rel_tol=1e-9, abs_tol=1e-12
-                    ):
-                        problems.append(
-                            f"weights of 200 give {as_bytes[key]!r} for "
-                            f"{key or 'value'} as uint8 but {as_int64[key]!r} as "
-                            "int64; compute with the weights in a wider type"
-                        )
+            problems += _disagreements(
+                as_bytes,
+                as_int64,
+                "weights of 200 give {a!r} for {key} as uint8 but {b!r} as int64; "
+                "compute with the weights in a wider type",
+            )
     return problems
+
+
+def _disagreements(
+    a: dict[str, float] | None, b: dict[str, float] | None, message: str
+) -> list[str]:
+    """``message`` for each output where two evaluations of a metric differ."""
+    if a is None or b is None:
+        return []
+    return [
+        message.format(a=a[key], b=b[key], key=key or "value")
+        for key in a
+        if not math.isclose(a[key], b[key], rel_tol=1e-9, abs_tol=1e-12)
+    ]
 
 
 @pytest.fixture
