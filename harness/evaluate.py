@@ -498,6 +498,13 @@ def _check_sandbox_outcome(
         if result.stdout.strip():
             message += f"; its last output was:\n{_tail(result.stdout)}"
         raise _Failure("sandbox", "timeout", message)
+    # A kill is the sandbox's word; a runner report is the child's, which
+    # the submission can write itself, so it must not hide a kill.
+    if result.killed_reason is not None:
+        message = f"the submission was killed: {result.killed_reason}"
+        if "memory" in result.killed_reason.lower():
+            message += f" (the memory limit is {limits.memory_bytes // 2**20} MB)"
+        raise _Failure("sandbox", "killed", message)
     if report is not None and report.get("status") == "error":
         error = report.get("error", {})
         message = error.get("message", "the runner reported an error")
@@ -512,11 +519,6 @@ def _check_sandbox_outcome(
             item=error.get("item"),
             traceback=error.get("traceback"),
         )
-    if result.killed_reason is not None:
-        message = f"the submission was killed: {result.killed_reason}"
-        if "memory" in result.killed_reason.lower():
-            message += f" (the memory limit is {limits.memory_bytes // 2**20} MB)"
-        raise _Failure("sandbox", "killed", message)
     if result.exit_code != 0 or report is None or report.get("status") != "ok":
         detail = _tail(result.stderr) or "no output"
         raise _Failure(

@@ -38,6 +38,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,7 @@ import time
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 from harness.errors import IsolationWarning, SandboxUnavailableError
 from harness.hookspecs import hookimpl
@@ -63,6 +65,8 @@ _SETUP_ATTEMPTS = 3
 #: How often the output folder's total size is measured while a child runs.
 _OUTPUT_POLL_SECONDS = 0.1
 _BLOCK = 4096
+#: How deep the output folder may nest; a deeper tree fails the run.
+_MAX_OUTPUT_DEPTH = 32
 
 
 @functools.lru_cache(maxsize=1)
@@ -547,7 +551,7 @@ class ProcessSandbox(SandboxPlugin):
         assert proc.stdout is not None and proc.stderr is not None
         pumps = [drain(proc.stdout, out), drain(proc.stderr, err)]
         timed_out = False
-        output_seen = 0
+        output_excess: str | None = None
         deadline = started + limits.wall_seconds
         try:
             # Each file's size is capped by RLIMIT_FSIZE; their total is
@@ -563,17 +567,19 @@ class ProcessSandbox(SandboxPlugin):
                     timed_out = True
                     self._kill(proc, cgroup)
                     break
-                output_seen = _folder_bytes(job.output_dir, limits.output_bytes)
-                if output_seen > limits.output_bytes:
+                output_excess = _output_excess(
+                    job.output_dir, limits.output_bytes, cgroup.pids() or [proc.pid]
+                )
+                if output_excess is not None:
                     self._kill(proc, cgroup)
                     break
         finally:
             if proc.poll() is None:
                 self._kill(proc, cgroup)
         leftovers = cgroup.kill_all()
-        if output_seen <= limits.output_bytes:
+        if output_excess is None:
             # A child may fill the folder between two looks, and exit.
-            output_seen = _folder_bytes(job.output_dir, limits.output_bytes)
+            output_excess = _output_excess(job.output_dir, limits.output_bytes, [])
         for pump in pumps:
             pump.join(timeout=5)
         elapsed = time.monotonic() - started
@@ -581,10 +587,9 @@ class ProcessSandbox(SandboxPlugin):
         killed_reason = None
         if timed_out:
             killed_reason = f"wall-clock deadline of {limits.wall_seconds:g} s"
-        elif output_seen > limits.output_bytes:
+        elif output_excess is not None:
             killed_reason = (
-                f"output limit of {limits.output_bytes} bytes (the output folder "
-                f"held more than {output_seen} bytes)"
+                f"output limit of {limits.output_bytes} bytes ({output_excess})"
             )
         elif cgroup.oom_kills():
             killed_reason = "memory limit (killed by the kernel)"
@@ -614,31 +619,91 @@ class ProcessSandbox(SandboxPlugin):
             log.error("process sandbox: child %s survived SIGKILL", proc.pid)
 
 
-def _folder_bytes(folder: Path, stop_above: int) -> int:
+def _output_excess(folder: Path, limit: int, pids: list[int]) -> str | None:
+    """Why the child's output is past ``limit`` bytes, or ``None`` if it is not.
+
+    Counts the files under ``folder`` and the files the child's processes
+    (``pids``) still hold open after deleting them, whose space the disk
+    keeps until they are closed.
+    """
+    total, why = _tree_bytes(folder, limit)
+    if why is None and total <= limit:
+        total += _deleted_open_bytes(folder, pids)
+    if why is None and total > limit:
+        why = f"the output folder held more than {total} bytes"
+    return why
+
+
+def _tree_bytes(folder: Path, stop_above: int) -> tuple[int, str | None]:
     """Disk space the files under ``folder`` take, counted until ``stop_above``.
 
     Every entry counts at least one block, so a flood of empty files is
     caught too; a file counts its apparent size where that is larger than
-    what it occupies (a sparse file reads back in full).
+    what it occupies (a sparse file reads back in full). Folders are opened
+    relative to their parent, so no path length limits the walk. Returns the
+    total and, for a tree that cannot be measured (nested too deep, or a
+    folder that cannot be read), the reason.
     """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        top = os.open(folder, flags)
+    except FileNotFoundError:
+        return 0, None
+    except OSError as exc:
+        return 0, f"the output folder could not be read ({exc.strerror})"
+    total, why = 0, None
+    stack: list[tuple[int, Any]] = []  # an open folder and its scandir
+    try:
+        stack.append((top, os.scandir(top)))
+        while stack and total <= stop_above and why is None:
+            fd, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                entries.close()
+                os.close(fd)
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            total += max(_BLOCK, info.st_size, info.st_blocks * 512)
+            if not stat.S_ISDIR(info.st_mode):
+                continue
+            if len(stack) >= _MAX_OUTPUT_DEPTH:
+                why = f"the output folder nested more than {_MAX_OUTPUT_DEPTH} deep"
+                break
+            try:
+                child = os.open(entry.name, flags, dir_fd=fd)
+            except FileNotFoundError:
+                continue
+            stack.append((child, os.scandir(child)))
+    except OSError as exc:
+        why = f"the output folder could not be read ({exc.strerror})"
+    finally:
+        for fd, entries in stack:
+            entries.close()
+            os.close(fd)
+    return total, why
+
+
+def _deleted_open_bytes(folder: Path, pids: list[int]) -> int:
+    """Bytes of files under ``folder`` that ``pids`` hold open but deleted."""
+    prefix = os.fspath(Path(folder).resolve()) + os.sep
     total = 0
-    pending = [os.fspath(folder)]
-    while pending and total <= stop_above:
+    for pid in pids:
+        fds = f"/proc/{pid}/fd"
         try:
-            entries = os.scandir(pending.pop())
+            names = os.listdir(fds)
         except OSError:
             continue
-        with entries:
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                total += max(_BLOCK, info.st_size, info.st_blocks * 512)
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                if total > stop_above:
-                    break
+        for name in names:
+            try:
+                target = os.readlink(f"{fds}/{name}")
+                if target.startswith(prefix) and target.endswith(" (deleted)"):
+                    total += max(_BLOCK, os.stat(f"{fds}/{name}").st_size)
+            except OSError:
+                continue
     return total
 
 

@@ -123,6 +123,7 @@ class Model:
     [
         ("transpose: [0, 2]", "transpose [0, 2] must name each axis of the inputs"),
         ("standardise: {axis: 3}", "standardise.axis 3 is not an axis of the inputs"),
+        ("transpose: [1.0, 0]", "axes must be written as whole numbers"),
     ],
 )
 def test_protocol_options_that_do_not_fit_the_data_are_the_challenges_fault(
@@ -142,3 +143,28 @@ def test_protocol_options_that_do_not_fit_the_data_are_the_challenges_fault(
     # No submission code ran.
     assert "sandbox" not in record["timings"]
     assert record["sandbox"].get("exit_code") is None
+
+
+def test_a_kill_for_output_is_not_hidden_by_the_runners_own_report(
+    toy_plugins, toy_challenge_file, make_submission, tmp_path
+):
+    text = toy_challenge_file.read_text().replace(
+        "processes: 32}", "processes: 32, output_mb: 1}"
+    )
+    path = tmp_path / "small-output.yaml"
+    path.write_text(text)
+    source = """
+        import os, sys
+        class Model:
+            def predict(self, X):
+                output = sys.argv[sys.argv.index("--output") + 1]
+                for i in range(3):
+                    with open(os.path.join(output, f"junk-{i}.bin"), "wb") as fh:
+                        fh.write(b"j" * 900_000)
+                raise ValueError("all fine, nothing to see")
+        """
+    record = run(toy_plugins, path, make_submission(source), tmp_path)
+    failure = record["failure"]
+    assert (failure["stage"], failure["kind"]) == ("sandbox", "killed"), failure
+    assert "output limit of 1048576 bytes" in failure["message"]
+    assert "nothing to see" not in failure["message"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from harness_sandboxes import process
@@ -16,12 +19,52 @@ def test_output_size_counts_blocks_and_stops_once_over(tmp_path) -> None:
     sparse = tmp_path / "sparse.bin"
     with open(sparse, "wb") as fh:
         fh.truncate(1_000_000)  # no block written, read back in full
-    measured = process._folder_bytes(tmp_path, 10**9)
+    measured, why = process._tree_bytes(tmp_path, 10**9)
     # Two folders and ten empty files count a block each.
     at_least = 10_000 + 20_000 + 12 * 4096 + 1_000_000
-    assert at_least <= measured <= at_least + 4 * 4096
-    assert process._folder_bytes(tmp_path, 5_000) <= 1_000_000 + 20_000 + 4096
-    assert process._folder_bytes(tmp_path / "missing", 10) == 0
+    assert why is None and at_least <= measured <= at_least + 4 * 4096
+    assert process._tree_bytes(tmp_path, 5_000)[0] <= 1_000_000 + 20_000 + 4096
+    assert process._tree_bytes(tmp_path / "missing", 10) == (0, None)
+    assert process._output_excess(tmp_path, 10**9, []) is None
+    assert "held more than" in (process._output_excess(tmp_path, 50_000, []) or "")
+
+
+def test_output_below_a_path_too_long_to_name_is_counted(tmp_path) -> None:
+    before = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        for _ in range(20):  # about 5,000 characters deep
+            os.mkdir("d" * 250)
+            os.chdir("d" * 250)
+        with open("deep.bin", "wb") as fh:
+            fh.write(b"z" * 300_000)
+    finally:
+        os.chdir(before)
+    total, why = process._tree_bytes(tmp_path, 10**9)
+    assert why is None and total >= 300_000 + 20 * 4096
+    try:
+        os.chdir(tmp_path)
+        for _ in range(20):
+            os.chdir("d" * 250)
+        for _ in range(process._MAX_OUTPUT_DEPTH):
+            os.mkdir("e")
+            os.chdir("e")
+    finally:
+        os.chdir(before)
+    assert "nested more than" in (process._output_excess(tmp_path, 10**9, []) or "")
+    shutil.rmtree(tmp_path / ("d" * 250))
+
+
+def test_files_deleted_while_open_still_count(tmp_path) -> None:
+    path = tmp_path / "gone.bin"
+    with open(path, "wb") as fh:
+        fh.write(b"q" * 200_000)
+        fh.flush()
+        path.unlink()
+        assert process._tree_bytes(tmp_path, 10**9)[0] < 200_000
+        why = process._output_excess(tmp_path, 100_000, [os.getpid()])
+        assert why is not None and "held more than" in why
+    assert process._output_excess(tmp_path, 100_000, [os.getpid()]) is None
 
 
 def test_cpu_cgroup_holds_the_quota_where_writable() -> None:
