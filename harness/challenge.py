@@ -128,6 +128,16 @@ def _expanded_size(root: yaml.Node | None) -> int:
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
+# Protocol options reach a runner, where 2.0 is no axis: JSON Schema's
+# "integer" would take it, so here only whole numbers written as such do.
+_OptionsValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer",
+        lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+    ),
+)
+
 
 def _check_unique_keys(root: yaml.Node | None, source: Path) -> None:
     """Refuse a mapping that gives one key twice.
@@ -146,10 +156,15 @@ def _check_unique_keys(root: yaml.Node | None, source: Path) -> None:
         if isinstance(node, yaml.MappingNode):
             first: dict[Any, int] = {}
             for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
+                if isinstance(key, yaml.ScalarNode):
                     line = key.start_mark.line + 1
-                    # Keys are compared as loaded: 1, 0x1 and 1.0 are one key.
-                    identity = constructor.construct_object(key)
+                    # Keys are compared as loaded: 1, 0x1 and 1.0 are one key;
+                    # two merges in one mapping would also lose one of them.
+                    identity = (
+                        (_MERGE_TAG,)
+                        if key.tag == _MERGE_TAG
+                        else constructor.construct_object(key)
+                    )
                     if identity in first:
                         raise ChallengeError(
                             f"{source}: line {line}: the key {key.value!r} is "
@@ -306,7 +321,7 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
             )
         elif challenge.protocol in kind.options_schemas:
             schema = dict(kind.options_schemas[challenge.protocol])
-            validator = jsonschema.Draft202012Validator(schema)
+            validator = _OptionsValidator(schema)
             for error in validator.iter_errors(dict(challenge.protocol_options)):
                 loc = format_location(("options", *error.absolute_path))
                 problems.append(f"submission.protocol.{loc}: {error.message}")

@@ -72,7 +72,15 @@ def compare_runs(
     for path, record in zip((run_a, run_b), records, strict=True):
         stored = _folder(Path(path)) / "predictions.json"
         expected = record["data"].get("predictions_sha256")
-        if expected and stored.is_file() and file_sha256(stored) != expected:
+        if not expected:
+            raise InvalidInputError(
+                f"run {path}: its record holds no hash of its predictions (made "
+                "by an older harness, or edited), so they cannot be trusted to "
+                "be the ones it scored; run the submission again"
+            )
+        if stored.is_symlink() or not stored.is_file():
+            raise InvalidInputError(f"run {path}: no predictions.json file beside it")
+        if file_sha256(stored) != expected:
             raise InvalidInputError(
                 f"run {path}: predictions.json has changed since the run was "
                 f"scored (hash {file_sha256(stored)[:12]} vs {expected[:12]} in "

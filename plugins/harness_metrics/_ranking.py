@@ -75,18 +75,21 @@ class _Weights:
         self.weighted = sample_weight is not None
         self.dtype = _sum_dtype(sample_weight)
         self._pos_weight: np.ndarray | None = None
+        self._neg_weight: np.ndarray | None = None
         self._pos_cum: np.ndarray | None = None
         self._neg_cum: np.ndarray | None = None
+        self._neg_gathered: np.ndarray | None = None
         self._neg_below: FloatArray | None = None
         self._per_value: FloatArray | None = None
         if sample_weight is not None:
             pos_order, neg_order = ranked._class_orders()
             self._pos_weight = sample_weight[pos_order]
+            self._neg_weight = sample_weight[neg_order]
             self._pos_cum = _cumulative(
                 self._pos_weight, self.scratch("pos_cum", ranked.n_pos + 1)
             )
             self._neg_cum = _cumulative(
-                sample_weight[neg_order], self.scratch("neg_cum", ranked.n_neg + 1)
+                self._neg_weight, self.scratch("neg_cum", ranked.n_neg + 1)
             )
         # Exact totals (Python ints for counts) for array arithmetic.
         self.pos_sum: float = ranked.n_pos
@@ -136,34 +139,50 @@ class _Weights:
             self._per_value = self._as_float("per_value", values)
         return self._per_value
 
-    def pos_below(self) -> FloatArray:
-        """Weight of the positives strictly below each distinct positive score.
-
-        Returned in a scratch array that the caller may overwrite.
-        """
+    def _neg_below_sums(self) -> np.ndarray:
+        """:meth:`neg_below` in the type the weights are summed in."""
         r = self._r
-        if self._pos_cum is None:
-            values = r.pos_bounds[:-1]
-        elif r.pos_distinct:
-            values = self._pos_cum[:-1]
-        else:
-            values = self._pos_cum[r.pos_bounds[:-1]]
-        out = self.scratch("pos_below", values.size, np.float64)
-        np.copyto(out, values)
-        return out
+        if self._neg_cum is None:
+            return r.neg_lt
+        if self._neg_gathered is None:
+            self._neg_gathered = np.take(
+                self._neg_cum, r.neg_lt, out=self.scratch("gather", r.neg_lt.size)
+            )
+        return self._neg_gathered
 
     def neg_below(self) -> FloatArray:
         """Weight of the negatives strictly below each distinct positive score."""
         if self._neg_below is None:
-            r = self._r
-            if self._neg_cum is None:
-                values = r.neg_lt
-            else:
-                values = np.take(
-                    self._neg_cum, r.neg_lt, out=self.scratch("gather", r.neg_lt.size)
-                )
-            self._neg_below = self._as_float("neg_below", values)
+            self._neg_below = self._as_float("neg_below", self._neg_below_sums())
         return self._neg_below
+
+    def at_or_above(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weight of the positives, and of the negatives, scored at or above
+        each distinct positive score.
+
+        Whole-number weights give exact integers (a total minus what lies
+        below). Real weights are summed from the top down instead, so that
+        a few heavy items below cannot swamp the light ones above them, as
+        subtracting from the total would in floating point.
+        """
+        r = self._r
+        k = r.pos_bounds.size - 1
+        if self.dtype.kind in "iu":
+            if self._pos_cum is None:
+                pos_below: np.ndarray = r.pos_bounds[:-1]
+            elif r.pos_distinct:
+                pos_below = self._pos_cum[:-1]
+            else:
+                pos_below = self._pos_cum[r.pos_bounds[:-1]]
+            pos = np.subtract(self.pos_sum, pos_below, out=self.scratch("pos_ge", k))
+            neg = np.subtract(
+                self.neg_sum, self._neg_below_sums(), out=self.scratch("neg_ge", k)
+            )
+            return pos, neg
+        assert self._pos_weight is not None and self._neg_weight is not None
+        pos_from_top = _from_top(self._pos_weight, self.scratch("pos_top", r.n_pos + 1))
+        neg_from_top = _from_top(self._neg_weight, self.scratch("neg_top", r.n_neg + 1))
+        return pos_from_top[r.pos_bounds[:-1]], neg_from_top[r.neg_lt]
 
     def neg_tied(self) -> FloatArray:
         """Weight of the negatives equal to each tied positive score."""
@@ -280,6 +299,13 @@ class _RankedScores:
         return order
 
 
+def _from_top(values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[i]`` = the sum of ``values[i:]``, with ``out[-1] = 0``."""
+    out[-1] = 0
+    np.cumsum(values[::-1], dtype=out.dtype, out=out[-2::-1])
+    return out
+
+
 def _cumulative(values: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Running totals of ``values`` with a leading 0, written into ``out``."""
     out[0] = 0
@@ -292,6 +318,9 @@ def _frozen(array: Any) -> bool:
 
     True for a read-only array that owns its memory, or views only such
     arrays or immutable bytes; a read-only view of writable memory is not.
+    The flag is trusted: a writable view made before the array was flagged,
+    or the flag set back to writable, can still change the values, so a
+    caller must not change an array by those routes after passing it here.
     """
     if not isinstance(array, np.ndarray):
         return False
@@ -415,17 +444,19 @@ def _roc_auc(r: _RankedScores, w: _Weights) -> float:
 def _average_precision(r: _RankedScores, w: _Weights) -> float:
     if w.pos_sum == 0:
         return undefined("average precision is undefined without positive items; NaN")
-    true_pos = w.pos_below()
-    np.subtract(w.pos_total, true_pos, out=true_pos)
-    flagged = np.subtract(
-        w.neg_total, w.neg_below(), out=w.scratch("flagged", true_pos.size, np.float64)
+    true_pos, false_pos = w.at_or_above()
+    flagged = np.add(
+        true_pos, false_pos, out=w.scratch("flagged", true_pos.size, true_pos.dtype)
     )
-    flagged += true_pos
-    if flagged.min() == 0:
-        # Only a value carrying no weight can have nothing flagged at it; it
-        # adds nothing, and dividing there would give 0/0.
+    # Only a value carrying no weight can have nothing flagged at it; it adds
+    # nothing, and dividing there would give 0/0.
+    if flagged.dtype.kind in "iu":
+        np.maximum(flagged, 1, out=flagged)
+    elif flagged.min() == 0:
         flagged[flagged == 0] = 1
-    precision = np.divide(true_pos, flagged, out=true_pos)
+    precision = np.divide(
+        true_pos, flagged, out=w.scratch("precision", true_pos.size, np.float64)
+    )
     return float(_dot(w.per_value(), precision) / w.pos_total)
 
 

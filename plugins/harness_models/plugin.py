@@ -70,15 +70,6 @@ def check_inputs(protocol: str, options: Mapping[str, Any], inputs: Path) -> lis
     ndim, problems = len(shape), []
     transpose = options.get("transpose")
     standardise = options.get("standardise")
-    axes = [*(transpose or []), *([standardise["axis"]] if standardise else [])]
-    if any(not isinstance(a, int) or isinstance(a, bool) for a in axes):
-        # JSON Schema counts 2.0 as an integer; NumPy takes no float axis.
-        given = {"transpose": transpose, "standardise": standardise}
-        return [
-            "axes must be written as whole numbers without a decimal point "
-            f"(got {', '.join(f'{k} {v}' for k, v in given.items() if v)}; the "
-            f"inputs have shape {shape})"
-        ]
     if transpose and sorted(transpose) != list(range(ndim)):
         problems.append(
             f"transpose {list(transpose)} must name each axis of the inputs "

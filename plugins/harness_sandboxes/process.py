@@ -688,23 +688,29 @@ def _tree_bytes(folder: Path, stop_above: int) -> tuple[int, str | None]:
 
 
 def _deleted_open_bytes(folder: Path, pids: list[int]) -> int:
-    """Bytes of files under ``folder`` that ``pids`` hold open but deleted."""
+    """Bytes of files under ``folder`` that ``pids`` deleted but still hold,
+    open or mapped into memory; each file counted once."""
     prefix = os.fspath(Path(folder).resolve()) + os.sep
-    total = 0
+    held: dict[tuple[int, int], int] = {}
     for pid in pids:
-        fds = f"/proc/{pid}/fd"
-        try:
-            names = os.listdir(fds)
-        except OSError:
-            continue
-        for name in names:
+        for table in (f"/proc/{pid}/fd", f"/proc/{pid}/map_files"):
             try:
-                target = os.readlink(f"{fds}/{name}")
-                if target.startswith(prefix) and target.endswith(" (deleted)"):
-                    total += max(_BLOCK, os.stat(f"{fds}/{name}").st_size)
+                names = os.listdir(table)
             except OSError:
                 continue
-    return total
+            for name in names:
+                try:
+                    target = os.readlink(f"{table}/{name}")
+                    if not (
+                        target.startswith(prefix) and target.endswith(" (deleted)")
+                    ):
+                        continue
+                    info = os.stat(f"{table}/{name}")
+                except OSError:
+                    continue
+                size = max(_BLOCK, info.st_size, info.st_blocks * 512)
+                held[(info.st_dev, info.st_ino)] = size
+    return sum(held.values())
 
 
 def _read_available(fd: int) -> bytes:

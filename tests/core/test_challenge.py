@@ -145,6 +145,20 @@ def test_keys_equal_once_loaded_are_given_twice(tmp_path, mapping):
         load_challenge(write(tmp_path, f"a: {mapping}\n"))
 
 
+def test_two_merges_in_one_mapping_are_given_twice(tmp_path):
+    text = "a: &a {x: 1}\nb: &b {y: 2}\nc: {<<: *a, <<: *b}\n"
+    with pytest.raises(ChallengeError, match="'<<' is given twice"):
+        load_challenge(write(tmp_path, text))
+
+
+def test_protocol_axes_must_be_whole_numbers_as_written(tmp_path, toy_plugins):
+    text = TOY_CHALLENGE.replace(
+        "output_shape: []}", "output_shape: [], transpose: [1.0, 0]}"
+    )
+    with pytest.raises(ChallengeError, match=r"transpose\[0\]: 1.0 is not of type"):
+        load_challenge(write(tmp_path, text), toy_plugins)
+
+
 def test_equal_keys_in_different_mappings_are_fine(tmp_path):
     path = write(
         tmp_path,

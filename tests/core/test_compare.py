@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -95,7 +97,16 @@ def test_compare_two_stored_runs(
             options=options,
         )
 
-    # A predictions file edited after its run was scored is refused.
+    # A predictions file edited after its run was scored is refused, and so
+    # is a record that holds no hash of it.
+    record_file = runs[0] / "record.json"
+    original = record_file.read_text()
+    edited = json.loads(original)
+    del edited["data"]["predictions_sha256"]
+    record_file.write_text(json.dumps(edited))
+    with pytest.raises(InvalidInputError, match="holds no hash of its predictions"):
+        compare_runs(runs[0], runs[1], challenge, plugins=toy_plugins, options=options)
+    record_file.write_text(original)
     stored = runs[1] / "predictions.json"
     stored.write_bytes((runs[0] / "predictions.json").read_bytes())
     with pytest.raises(InvalidInputError, match="predictions.json has changed"):

@@ -123,7 +123,6 @@ class Model:
     [
         ("transpose: [0, 2]", "transpose [0, 2] must name each axis of the inputs"),
         ("standardise: {axis: 3}", "standardise.axis 3 is not an axis of the inputs"),
-        ("transpose: [1.0, 0]", "axes must be written as whole numbers"),
     ],
 )
 def test_protocol_options_that_do_not_fit_the_data_are_the_challenges_fault(

@@ -362,3 +362,20 @@ def test_integer_weights_whose_total_overflows_raise(weights):
         roc_auc_score(labels, scores, sample_weight=weights)
     with pytest.raises(ValueError, match="too large: its sum overflows"):
         tnr_at_tpr_score(labels, scores, sample_weight=weights)
+
+
+@pytest.mark.parametrize("heavy", [2**60, 2.0**60, 1e30])
+def test_one_dominant_weight_does_not_swamp_average_precision(heavy):
+    rng = np.random.default_rng(0)
+    labels = (rng.random(1000) < 0.5).astype(np.int8)
+    labels[0] = 0
+    scores = rng.normal(size=1000) + labels
+    weights = np.ones(1000, dtype=type(heavy))
+    weights[0] = heavy
+    for ties in (None, 1):
+        s = scores if ties is None else np.round(scores, ties)
+        expected = skm.average_precision_score(
+            labels, s, sample_weight=weights.astype(float)
+        )
+        got = average_precision_score(labels, s, sample_weight=weights)
+        assert got == pytest.approx(expected, rel=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
 import shutil
 
@@ -65,6 +67,28 @@ def test_files_deleted_while_open_still_count(tmp_path) -> None:
         why = process._output_excess(tmp_path, 100_000, [os.getpid()])
         assert why is not None and "held more than" in why
     assert process._output_excess(tmp_path, 100_000, [os.getpid()]) is None
+    # Space reserved without growing the file, and a mapping whose
+    # descriptor was closed, still count.
+    with open(path, "wb") as fh:
+        path.unlink()
+        os.posix_fallocate(fh.fileno(), 0, 300_000)
+        assert process._deleted_open_bytes(tmp_path, [os.getpid()]) >= 300_000
+    # A mapping outlives its descriptor, which is closed here.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    os.write(fd, b"m" * 200_000)
+    libc = ctypes.CDLL(None)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_int] * 3
+    libc.mmap.argtypes += [ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    address = libc.mmap(None, 200_000, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    os.close(fd)
+    path.unlink()
+    try:
+        assert process._deleted_open_bytes(tmp_path, [os.getpid()]) >= 200_000
+    finally:
+        libc.munmap(address, 200_000)
+    assert process._deleted_open_bytes(tmp_path, [os.getpid()]) == 0
 
 
 def test_cpu_cgroup_holds_the_quota_where_writable() -> None:
