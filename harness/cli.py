@@ -368,7 +368,7 @@ def failure_exit_code(record: dict[str, Any]) -> ExitCode:
         return ExitCode.INTERNAL
     if stage == "plugin":
         return ExitCode.PLUGIN_ERROR
-    if stage == "challenge":
+    if stage in ("challenge", "prepare"):
         return ExitCode.INVALID_INPUT
     return ExitCode.SUBMISSION_FAILED
 

@@ -125,15 +125,34 @@ def prepare_split(
     dataset = plugins.datasets[challenge.dataset]
     cache = (options.cache_dir or default_cache_dir()) / "datasets" / dataset.name
     cache.mkdir(parents=True, exist_ok=True)
+    data_dir = options.data_dir
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise InvalidInputError(
+            f"the data folder {data_dir} does not exist or is not a folder; give "
+            f"the folder holding dataset {dataset.name!r}'s files, or no data "
+            "folder for its synthetic stand-in"
+        )
     try:
         prepared = dataset.prepare(
             split,
             cache_dir=cache,
-            data_dir=options.data_dir,
+            data_dir=data_dir,
             options=dict(challenge.dataset_options),
         )
     except HarnessError:
         raise
+    except OSError as exc:
+        name = getattr(exc, "filename", None)
+        if data_dir is not None and name and _inside(Path(name), Path(data_dir)):
+            # A file the host's data folder lacks is bad input, not a bug.
+            raise InvalidInputError(
+                f"dataset {dataset.name!r} could not read split {split!r} from "
+                f"the data folder {data_dir}: {exc.strerror}: {name}"
+            ) from exc
+        raise PluginError(
+            f"dataset {dataset.name!r} failed to prepare split {split!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     except Exception as exc:
         raise PluginError(
             f"dataset {dataset.name!r} failed to prepare split {split!r}: "
@@ -151,6 +170,10 @@ def prepare_split(
             "folder, where submitted code could read it"
         )
     return prepared
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _pick_sandbox(plugins: Plugins, name: str | None) -> SandboxPlugin:
@@ -296,7 +319,12 @@ def _pipeline(
         notes=list(staged.notes),
     )
     with _timed(record, "prepare"):
-        prepared = prepare_split(challenge, plugins, split, options)
+        try:
+            prepared = prepare_split(challenge, plugins, split, options)
+        except PluginError:
+            raise
+        except InvalidInputError as exc:
+            raise _Failure("prepare", "invalid-data", str(exc)) from exc
     _record_data(record, challenge, plugins, prepared)
     _check_protocol_options(kind, challenge, split, prepared)
     output = work / "output"

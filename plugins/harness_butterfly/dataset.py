@@ -38,8 +38,18 @@ from typing import Any
 
 import numpy as np
 
+from harness.errors import InvalidInputError
 from harness.types import DatasetPlugin, PreparedSplit
 from harness_butterfly import synthetic
+
+
+class ButterflyDataError(InvalidInputError, ValueError):
+    """The data folder or a dataset option is not what this dataset expects."""
+
+
+class ButterflyMissingFileError(ButterflyDataError, FileNotFoundError):
+    """A file the requested split needs is not in the data folder."""
+
 
 __all__ = ["GROUPS", "ButterflyDataset", "DEFAULT_CSV", "DEFAULT_SEED"]
 
@@ -113,7 +123,7 @@ class ButterflyDataset(DatasetPlugin):
         :raises FileNotFoundError: for a missing CSV or image.
         """
         if split not in self.splits:
-            raise ValueError(
+            raise ButterflyDataError(
                 f"butterfly has no split {split!r}; expected one of "
                 f"{', '.join(self.splits)}{_did_you_mean(split, self.splits)}"
             )
@@ -200,25 +210,25 @@ class ButterflyDataset(DatasetPlugin):
 def _check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     for key in options:
         if key not in KNOWN_OPTIONS:
-            raise ValueError(
+            raise ButterflyDataError(
                 f"unknown butterfly dataset option {key!r}; expected some of "
                 f"{', '.join(KNOWN_OPTIONS)}{_did_you_mean(key, KNOWN_OPTIONS)}"
             )
     seed = options.get("seed", DEFAULT_SEED)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(
+        raise ButterflyDataError(
             f"butterfly option 'seed' must be a non-negative integer, got {seed!r}"
         )
     result: dict[str, Any] = {"seed": seed}
     for key, default in (("csv", DEFAULT_CSV), ("images", {})):
         given = options.get(key, {})
         if not isinstance(given, Mapping):
-            raise ValueError(
+            raise ButterflyDataError(
                 f"butterfly option {key!r} must map split names to paths, got {given!r}"
             )
         for split, path in given.items():
             if split not in ButterflyDataset.splits or not isinstance(path, str):
-                raise ValueError(
+                raise ButterflyDataError(
                     f"butterfly option {key!r} must map split names "
                     f"({', '.join(ButterflyDataset.splits)}) to relative paths, "
                     f"got {split!r}: {path!r}"
@@ -241,7 +251,7 @@ def read_reference_csv(path: Path, *, need_groups: bool) -> list[tuple[str, int,
         or unsafe file name, or a CSV without rows.
     """
     if not path.is_file():
-        raise FileNotFoundError(f"butterfly reference CSV not found: {path}")
+        raise ButterflyMissingFileError(f"butterfly reference CSV not found: {path}")
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]
@@ -250,7 +260,7 @@ def read_reference_csv(path: Path, *, need_groups: bool) -> list[tuple[str, int,
         )
         missing = [c for c in required if c not in columns]
         if missing:
-            raise ValueError(
+            raise ButterflyDataError(
                 f"{path} lacks the column(s) {', '.join(missing)}; it has "
                 f"{', '.join(columns) or 'no header'}"
             )
@@ -261,39 +271,43 @@ def read_reference_csv(path: Path, *, need_groups: bool) -> list[tuple[str, int,
             record = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
             name = record["filename"]
             if not name or name != os.path.basename(name) or name.startswith("."):
-                raise ValueError(
+                raise ButterflyDataError(
                     f"{path}, line {line}: filename {name!r} must be a plain "
                     "file name in the image folder"
                 )
             if name in seen:
-                raise ValueError(f"{path}, line {line}: filename {name!r} repeats")
+                raise ButterflyDataError(
+                    f"{path}, line {line}: filename {name!r} repeats"
+                )
             seen.add(name)
             status = record["hybrid_stat"].lower()
             if status not in HYBRID_VALUES:
-                raise ValueError(
+                raise ButterflyDataError(
                     f"{path}, line {line}: hybrid_stat {record['hybrid_stat']!r} "
                     "is not 0, 1, 'non-hybrid' or 'hybrid'"
                 )
             group = record["ssp_indicator"] if has_groups else ""
             if (has_groups or need_groups) and group not in GROUPS:
-                raise ValueError(
+                raise ButterflyDataError(
                     f"{path}, line {line}: ssp_indicator {group!r} is not one of "
                     f"{', '.join(GROUPS)}{_did_you_mean(group, GROUPS)}"
                 )
             rows.append((name, HYBRID_VALUES[status], group))
     if not rows:
-        raise ValueError(f"{path} has a header but no rows")
+        raise ButterflyDataError(f"{path} has a header but no rows")
     return rows
 
 
 def _find_images(image_dir: Path, names: list[str], csv_path: Path) -> dict[str, Path]:
     if not image_dir.is_dir():
-        raise FileNotFoundError(f"butterfly image folder not found: {image_dir}")
+        raise ButterflyMissingFileError(
+            f"butterfly image folder not found: {image_dir}"
+        )
     sources = {name: image_dir / name for name in names}
     missing = [name for name, path in sources.items() if not path.is_file()]
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise FileNotFoundError(
+        raise ButterflyMissingFileError(
             f"{len(missing)} of {len(names)} images listed in {csv_path} are "
             f"missing from {image_dir}: {shown}"
         )

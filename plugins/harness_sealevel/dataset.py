@@ -51,7 +51,17 @@ from typing import Any
 
 import numpy as np
 
+from harness.errors import InvalidInputError
 from harness.types import DatasetPlugin, PreparedSplit
+
+
+class SeaLevelDataError(InvalidInputError, ValueError):
+    """The data folder or a dataset option is not what this dataset expects."""
+
+
+class SeaLevelMissingFileError(SeaLevelDataError, FileNotFoundError):
+    """A file the requested split needs is not in the data folder."""
+
 
 __all__ = [
     "GRID_SHAPE",
@@ -141,10 +151,10 @@ class SeaLevelOptions:
 
 def _unknown_key(
     key: str, allowed: Sequence[str], where: str, *, what: str = "key"
-) -> ValueError:
+) -> SeaLevelDataError:
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(
+    return SeaLevelDataError(
         f"unknown {what} {key!r} in {where}; expected one of {list(allowed)}{hint}"
     )
 
@@ -153,7 +163,7 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValueError(f"{where} is {value!r}; expected a mapping")
+        raise SeaLevelDataError(f"{where} is {value!r}; expected a mapping")
     return value
 
 
@@ -168,7 +178,9 @@ def _as_date(value: Any, where: str) -> datetime.date:
             return datetime.date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValueError(f"{where} is {value!r}; expected an ISO date such as '2008-01-31'")
+    raise SeaLevelDataError(
+        f"{where} is {value!r}; expected an ISO date such as '2008-01-31'"
+    )
 
 
 def parse_options(options: Mapping[str, Any] | None) -> SeaLevelOptions:
@@ -185,7 +197,7 @@ def parse_options(options: Mapping[str, Any] | None) -> SeaLevelOptions:
 
     stations = options.get("stations")
     if stations is not None and tuple(stations) != STATIONS:
-        raise ValueError(
+        raise SeaLevelDataError(
             f"dataset option 'stations' is {list(stations)}; the sealevel data has "
             f"exactly these stations in this order: {list(STATIONS)}"
         )
@@ -200,10 +212,12 @@ def parse_options(options: Mapping[str, Any] | None) -> SeaLevelOptions:
             raise _unknown_key(split, SPLITS, "dataset option 'splits'", what="split")
         where = f"dataset option splits.{split}"
         if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
-            raise ValueError(f"{where} is {bounds!r}; expected [first_date, last_date]")
+            raise SeaLevelDataError(
+                f"{where} is {bounds!r}; expected [first_date, last_date]"
+            )
         first, last = (_as_date(b, where) for b in bounds)
         if last < first:
-            raise ValueError(f"{where} ends ({last}) before it starts ({first})")
+            raise SeaLevelDataError(f"{where} ends ({last}) before it starts ({first})")
         splits[split] = (first, last)
 
     synthetic = {
@@ -215,7 +229,7 @@ def parse_options(options: Mapping[str, Any] | None) -> SeaLevelOptions:
             raise _unknown_key(key, _SYNTHETIC_KEYS, "dataset option 'synthetic'")
     seed = synthetic["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"synthetic.seed is {seed!r}; expected an integer >= 0")
+        raise SeaLevelDataError(f"synthetic.seed is {seed!r}; expected an integer >= 0")
     days = {
         **DEFAULT_SYNTHETIC["days"],
         **_mapping(synthetic["days"], "dataset option synthetic.days"),
@@ -226,7 +240,7 @@ def parse_options(options: Mapping[str, Any] | None) -> SeaLevelOptions:
                 split, SPLITS, "dataset option synthetic.days", what="split"
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(
+            raise SeaLevelDataError(
                 f"synthetic.days.{split} is {count!r}; expected an integer >= 1"
             )
     return SeaLevelOptions(
@@ -254,9 +268,11 @@ def find_grid_files(data_dir: Path) -> dict[datetime.date, Path]:
         try:
             day = datetime.datetime.strptime(match.group(1), "%Y%m%d").date()
         except ValueError:
-            raise ValueError(f"{path}: the name holds no valid date") from None
+            raise SeaLevelDataError(f"{path}: the name holds no valid date") from None
         if day in found:
-            raise ValueError(f"two grid files for {day}: {found[day]} and {path}")
+            raise SeaLevelDataError(
+                f"two grid files for {day}: {found[day]} and {path}"
+            )
         found[day] = path
     return found
 
@@ -273,7 +289,7 @@ def find_station_files(data_dir: Path) -> dict[str, list[Path]]:
         files[station] = sorted(paths)
     missing = [s for s in STATIONS if not files[s]]
     if missing:
-        raise FileNotFoundError(
+        raise SeaLevelMissingFileError(
             f"no label file for station(s) {missing} under {data_dir}; expected "
             f"'<Station>.csv' or '<Station>_*.csv' with columns t and anomaly"
         )
@@ -296,7 +312,7 @@ def read_station_labels(paths: Iterable[Path]) -> dict[datetime.date, int]:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             if "t" not in columns or "anomaly" not in columns:
-                raise ValueError(
+                raise SeaLevelDataError(
                     f"{path}: columns are {columns}; expected 't' and 'anomaly'"
                 )
             for row in reader:
@@ -304,17 +320,17 @@ def read_station_labels(paths: Iterable[Path]) -> dict[datetime.date, int]:
                 try:
                     day = datetime.date.fromisoformat((row["t"] or "").strip()[:10])
                 except ValueError:
-                    raise ValueError(
+                    raise SeaLevelDataError(
                         f"{where}: t is {row['t']!r}; expected a date YYYY-MM-DD"
                     ) from None
                 text = (row["anomaly"] or "").strip().lower()
                 if text not in _LABEL_TEXT:
-                    raise ValueError(
+                    raise SeaLevelDataError(
                         f"{where}: anomaly is {row['anomaly']!r}; expected 0 or 1"
                     )
                 value = _LABEL_TEXT[text]
                 if labels.get(day, value) != value:
-                    raise ValueError(
+                    raise SeaLevelDataError(
                         f"{where}: {day} is labelled {value} here and "
                         f"{labels[day]} at {origin[day]}"
                     )
@@ -346,12 +362,12 @@ def read_sla(path: Path) -> np.ndarray:
     """
     with import_netcdf4().Dataset(path, "r") as ds:
         if "sla" not in ds.variables:
-            raise ValueError(
+            raise SeaLevelDataError(
                 f"{path}: no variable 'sla'; it has {sorted(ds.variables)}"
             )
         variable = ds.variables["sla"]
         if tuple(variable.shape) != GRID_SHAPE:
-            raise ValueError(
+            raise SeaLevelDataError(
                 f"{path}: variable 'sla' has shape {tuple(variable.shape)}; "
                 f"expected {GRID_SHAPE} (time, latitude, longitude)"
             )
@@ -540,7 +556,7 @@ class SeaLevelDataset(DatasetPlugin):
                 continue
             days, labels = scored_days(block, station_labels, block[0], block[-1])
             if not days:
-                raise ValueError(
+                raise SeaLevelDataError(
                     f"synthetic split {name!r} has no day labelled at all 12 "
                     f"stations; ask for more than {count} days"
                 )
@@ -552,7 +568,9 @@ class SeaLevelDataset(DatasetPlugin):
         self, split: str, cache_dir: Path, data_dir: Path, options: SeaLevelOptions
     ) -> Path:
         if not data_dir.is_dir():
-            raise FileNotFoundError(f"sealevel data folder {data_dir} does not exist")
+            raise SeaLevelMissingFileError(
+                f"sealevel data folder {data_dir} does not exist"
+            )
         grids = find_grid_files(data_dir)
         station_files = find_station_files(data_dir)
         first, last = options.splits[split]
@@ -573,7 +591,7 @@ class SeaLevelDataset(DatasetPlugin):
         station_labels = [read_station_labels(station_files[s]) for s in STATIONS]
         days, labels = scored_days(in_range, station_labels, first, last)
         if not days:
-            raise ValueError(
+            raise SeaLevelDataError(
                 f"split {split!r} ({first} to {last}) has no day with both a grid "
                 f"file and a label at all 12 stations under {data_dir} "
                 f"({len(in_range)} grid files in that range)"

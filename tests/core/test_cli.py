@@ -176,3 +176,34 @@ def test_protocol_options_that_do_not_fit_the_data_exit_as_invalid_input(cli, tm
     assert result.exit_code == ExitCode.INVALID_INPUT, result.output
     assert "FAILED at stage challenge (protocol-options)" in result.output
     assert "transpose [0, 2, 9] must name each axis" in result.output
+
+
+@pytest.mark.parametrize(
+    ("challenge", "submission", "fragment"),
+    [
+        ("gw-anomaly", "gw-pca", "validation.npz' does not exist"),
+        ("butterfly-hybrid", "butterfly-pattern-knn", "reference CSV not found"),
+        ("sea-level-anomaly", "sealevel-threshold", "no label file for station"),
+        ("gw-anomaly", "gw-pca", "does not exist or is not a folder"),
+    ],
+)
+def test_a_data_folder_without_the_data_is_invalid_input(
+    cli, tmp_path, challenge, submission, fragment
+):
+    data = tmp_path / "data"
+    if "not a folder" not in fragment:
+        data.mkdir()
+    result = cli(
+        "run",
+        challenge,
+        str(ROOT / "reference_submissions" / submission),
+        "--data-dir",
+        str(data),
+        "--sandbox",
+        "process",
+        "--bootstrap",
+        "0",
+    )
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert "FAILED at stage prepare (invalid-data)" in result.output
+    assert fragment in result.output
