@@ -338,6 +338,12 @@ def _paths(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _inside_folder(file: str | None, folder: Path) -> bool:
+    if not file:
+        return False
+    return Path(file).resolve().is_relative_to(folder.resolve())
+
+
 def imported_outside(allowed: Sequence[str], before: set[str]) -> list[str]:
     """Top-level modules imported since ``before`` that are neither standard nor
     allowed; interpreter internals (``cython_runtime``, compiled ``__mypyc``
@@ -367,6 +373,12 @@ def main(argv: Sequence[str] | None = None, *, program_dir: Path | None = None) 
             load_metric_plugins(snapshot)
             allowed = ["numpy", "PIL", "pluggy", "harness"] + [
                 module.partition(".")[0] for _, module in snapshot.plugins
+            ]
+            # Packages the export copied beside the program travel with it.
+            allowed += [
+                name
+                for name, module in list(sys.modules.items())
+                if _inside_folder(getattr(module, "__file__", None), program)
             ]
             harness_dir = Path(sys.modules["harness"].__file__ or "").parent
             print(

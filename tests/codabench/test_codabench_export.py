@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -153,6 +154,24 @@ def test_scoring_program_imports_nothing_beyond_numpy(gw_tree) -> None:
     assert check["outside"] == []
     assert Path(check["harness"]) == root / "scoring_program" / "harness"
     assert result.notes == ()
+
+
+def test_self_check_counts_what_the_program_folder_carries(gw_tree, tmp_path) -> None:
+    root, _ = gw_tree
+    program = tmp_path / "scoring_program"
+    shutil.copytree(root / "scoring_program", program)
+    (program / "carried_helper").mkdir()
+    (program / "carried_helper" / "__init__.py").write_text("VALUE = 1\n")
+    (program / "extra_metrics.py").write_text(
+        "import carried_helper\nimport scipy\n"
+        "from harness.hookspecs import hookimpl\n\n"
+        "@hookimpl\ndef harness_register_metrics():\n    return []\n"
+    )
+    snapshot = json.loads((program / "challenge.json").read_text())
+    snapshot["plugins"].append({"name": "extra", "module": "extra_metrics"})
+    (program / "challenge.json").write_text(json.dumps(snapshot))
+    # A package copied beside the program travels with it; scipy does not.
+    assert self_check(program)["outside"] == ["scipy"]
 
 
 def test_logo_is_a_png(gw_tree) -> None:
@@ -394,6 +413,7 @@ def test_scoring_without_truth_blames_the_bundle(
 
 FAKE_PLUGIN = """\
 import json
+import shutil
 import shutil
 
 import numpy as np
