@@ -155,9 +155,25 @@ def _check_path(root: Path, rel: str, where: str, problems: _Problems) -> None:
     if not target.is_relative_to(root.resolve()):
         problems.add(where, f"{rel!r} points outside the bundle")
     elif not target.exists():
-        near = difflib.get_close_matches(rel, [p.name for p in root.iterdir()], n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
+        hint = _nearest_path(root, rel)
+        hint = f"; did you mean {hint!r}?" if hint else ""
         problems.add(where, f"{rel!r} does not exist in the bundle{hint}")
+
+
+def _nearest_path(root: Path, rel: str) -> str | None:
+    """``rel`` with its first missing part replaced by the closest name there."""
+    parts = Path(rel).parts
+    folder = root
+    for index, part in enumerate(parts):
+        if (folder / part).exists():
+            folder = folder / part
+            continue
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        near = difflib.get_close_matches(part, names, n=1)
+        if not near:
+            return None
+        return str(Path(*parts[:index], near[0], *parts[index + 1 :]))
+    return None
 
 
 def _read_tasks(raw: Any, root: Path, problems: _Problems) -> dict[int, Task]:

@@ -451,3 +451,22 @@ def test_unknown_phase_suggests_the_closest(tmp_path: Path) -> None:
             phase="developmnt",
             options=EmulatorOptions(results_dir=None),
         )
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("input_data/developmnt", "input_data/development"),
+        ("input_dat/development", "input_data/development"),
+        ("input_data/development/extra", None),
+    ],
+)
+def test_a_misspelt_nested_path_gets_the_nearest_real_one(
+    tmp_path: Path, given: str, meant: str | None
+) -> None:
+    from harness.codabench.bundle import _nearest_path
+
+    (tmp_path / "input_data" / "development").mkdir(parents=True)
+    (tmp_path / "input_data" / "final").mkdir()
+    (tmp_path / "reference_data").mkdir()
+    assert _nearest_path(tmp_path, given) == meant
