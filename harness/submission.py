@@ -104,7 +104,7 @@ def _extract_zip(source: Path, dest: Path, caps: SubmissionCaps) -> list[str]:
                     "link; links are not accepted in submissions"
                 )
             if _is_junk(parts):
-                skipped += 1
+                skipped += not info.is_dir()
                 continue
             if info.is_dir():
                 continue
@@ -121,13 +121,16 @@ def _extract_zip(source: Path, dest: Path, caps: SubmissionCaps) -> list[str]:
                 )
             members.append((parts, info))
         if skipped:
-            notes.append(f"skipped {skipped} system file(s) (__MACOSX/, .DS_Store)")
+            notes.append(
+                f"skipped {skipped} system file(s) (from __MACOSX/, __pycache__/, "
+                ".git/, .ipynb_checkpoints/, .DS_Store, Thumbs.db)"
+            )
         _check_caps(source, len(members), declared, caps)
         members, top = _strip_enclosing(members)
         if top is not None:
             notes.append(
                 f"the archive holds one enclosing folder {top!r}; using its "
-                "contents as the submission root"
+                "contents as the root"
             )
         written = 0
         for parts, info in members:
