@@ -21,7 +21,7 @@ import jsonschema
 import yaml
 
 from harness.errors import ChallengeError
-from harness.schemas import format_location, validate, yaml_lines
+from harness.schemas import describe_error, format_location, validate, yaml_lines
 from harness.types import Limits, MetricColumn
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
             validator = jsonschema.Draft202012Validator(dict(dataset.options_schema))
             for error in validator.iter_errors(dict(challenge.dataset_options)):
                 loc = format_location(("options", *error.absolute_path))
-                problems.append(f"dataset.{loc}: {error.message}")
+                problems.append(f"dataset.{loc}: {describe_error(error)}")
         for phase in challenge.phases:
             if dataset.splits and phase.split not in dataset.splits:
                 problems.append(
@@ -324,7 +324,7 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
             validator = _OptionsValidator(schema)
             for error in validator.iter_errors(dict(challenge.protocol_options)):
                 loc = format_location(("options", *error.absolute_path))
-                problems.append(f"submission.protocol.{loc}: {error.message}")
+                problems.append(f"submission.protocol.{loc}: {describe_error(error)}")
     for index, column in enumerate(challenge.columns):
         where = f"metrics[{index}]"
         if column.metric not in plugins.metrics:
@@ -352,7 +352,7 @@ def resolve(challenge: Challenge, plugins: Plugins) -> None:
             validator = jsonschema.Draft202012Validator(dict(metric.options_schema))
             for error in validator.iter_errors(dict(column.options)):
                 loc = format_location((index, "options", *error.absolute_path))
-                problems.append(f"metrics{loc}: {error.message}")
+                problems.append(f"metrics{loc}: {describe_error(error)}")
     if problems:
         body = "\n".join(f"  - {p}" for p in problems)
         raise ChallengeError(

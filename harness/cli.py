@@ -217,9 +217,13 @@ def challenges_command(state: _State, as_json: bool) -> None:
 @handle_errors
 def validate_command(state: _State, path: Path) -> None:
     """Validate a challenge file against the schema and the plugins."""
-    from harness.challenge import load_challenge
+    from harness.challenge import find_challenge, load_challenge
 
-    challenge = load_challenge(path, state.plugins)
+    if not path.exists() and path.suffix not in {".yaml", ".yml"}:
+        # A registered name (or a typo of one): the file it stands for.
+        challenge = find_challenge(str(path), state.plugins)
+    else:
+        challenge = load_challenge(path, state.plugins)
     click.echo(
         f"{path}: valid challenge {challenge.name!r} version {challenge.version} "
         f"({len(challenge.columns)} metrics, phases "
@@ -454,12 +458,30 @@ def score_command(
     default=None,
     help="Challenge name or file (default: the one the runs used).",
 )
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
-    "--bootstrap", type=click.IntRange(1, 100_000), default=1000, show_default=True
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The real data the runs were scored on; default synthetic.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where prepared data is cached.",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Paired bootstrap resamples.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the resampling; the same seed gives the same answer.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 @handle_errors

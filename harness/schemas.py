@@ -17,7 +17,7 @@ import jsonschema
 import yaml
 from jsonschema import Draft202012Validator
 
-from harness.errors import InvalidInputError
+from harness.errors import InvalidInputError, did_you_mean
 
 __all__ = ["schema_path", "load_schema", "validate", "format_location", "yaml_lines"]
 
@@ -62,6 +62,11 @@ def _shorten(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
+def describe_error(error: jsonschema.ValidationError) -> str:
+    """One schema error as a sentence a person can act on."""
+    return _describe(error)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     validator = error.validator
     expected = error.validator_value
@@ -71,10 +76,13 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
-        return (
+        text = (
             f"unexpected key(s) {', '.join(repr(k) for k in extra)}; "
-            f"allowed: {', '.join(allowed)}"
+            f"allowed: {', '.join(allowed) or 'none'}"
         )
+        if len(extra) == 1 and (hint := did_you_mean(str(extra[0]), allowed)):
+            text += "." + hint
+        return text
     if validator == "enum":
         options = ", ".join(_shorten(v) for v in expected)
         return f"found {_shorten(error.instance)}, expected one of: {options}"

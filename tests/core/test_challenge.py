@@ -155,7 +155,9 @@ def test_protocol_axes_must_be_whole_numbers_as_written(tmp_path, toy_plugins):
     text = TOY_CHALLENGE.replace(
         "output_shape: []}", "output_shape: [], transpose: [1.0, 0]}"
     )
-    with pytest.raises(ChallengeError, match=r"transpose\[0\]: 1.0 is not of type"):
+    with pytest.raises(
+        ChallengeError, match=r"transpose\[0\]: found 1.0 \(float\), expected integer"
+    ):
         load_challenge(write(tmp_path, text), toy_plugins)
 
 
@@ -194,5 +196,18 @@ def test_protocol_options_are_checked_against_the_kind(tmp_path, toy_plugins):
     with pytest.raises(ChallengeError) as info:
         load_challenge(write(tmp_path, text), toy_plugins)
     message = str(info.value)
-    assert "submission.protocol.options.load: 'sometimes' is not one of" in message
-    assert "'transpos' was unexpected" in message
+    assert (
+        "submission.protocol.options.load: found 'sometimes', expected one of: "
+        "'always', 'if-defined', 'never'" in message
+    )
+    assert "unexpected key(s) 'transpos'" in message
+    assert "Did you mean 'transpose'?" in message
+
+
+def test_a_typo_in_protocol_options_lists_what_is_allowed(tmp_path, toy_plugins):
+    text = TOY_CHALLENGE.replace("output_shape: []}", "output_shape: [], lod: never}")
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(write(tmp_path, text), toy_plugins)
+    message = str(info.value)
+    assert "submission.protocol.options: unexpected key(s) 'lod'; allowed:" in message
+    assert "Did you mean 'load'?" in message

@@ -207,3 +207,12 @@ def test_a_data_folder_without_the_data_is_invalid_input(
     assert result.exit_code == ExitCode.INVALID_INPUT, result.output
     assert "FAILED at stage prepare (invalid-data)" in result.output
     assert fragment in result.output
+
+
+def test_validate_takes_a_registered_name_too(cli):
+    result = cli("validate", "gw-anomaly")
+    assert result.exit_code == 0, result.output
+    assert "valid challenge 'gw-anomaly'" in result.output
+    result = CliRunner().invoke(main, ["validate", "gw-anomly"])
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert "did you mean 'gw-anomaly'?" in result.output
