@@ -172,6 +172,12 @@ def align_predictions(
     if extra:
         problems.append(f"{len(extra)} unexpected id(s): {_listing(extra)}")
     if problems:
+        if extra and len(extra) == len(set(pred_ids)):
+            # Not one id in common: likely the predictions of another split.
+            problems.append(
+                "no id is one of this split's: were these predictions made for "
+                "another phase?"
+            )
         raise PredictionsError(
             "predictions do not match the items of this split: " + "; ".join(problems)
         )

@@ -39,6 +39,11 @@ def test_ids_are_matched_whatever_their_order():
     assert values.tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
+def test_ids_of_another_split_get_a_hint():
+    with pytest.raises(PredictionsError, match="made for another phase"):
+        align_predictions(doc([0.0, 1.0, 2.0, 3.0], ids=(10, 11, 12, 13)), IDS)
+
+
 def test_missing_extra_and_duplicated_ids_are_listed():
     with pytest.raises(PredictionsError) as info:
         align_predictions(doc([0.0, 1.0, 2.0, 3.0], ids=(0, 0, 1, 7)), IDS)
