@@ -22,6 +22,7 @@ import click
 
 from harness import __version__
 from harness.errors import ExitCode, HarnessError
+from harness.interrupts import Terminated
 from harness.plugins import Plugins, load_plugins
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +56,11 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _record_note(exc: BaseException) -> str:
+    path = getattr(exc, "record_path", None)
+    return f"; record: {path}" if path is not None else ""
+
+
 def handle_errors(func: F) -> F:
     """Map harness errors to exit codes; print a message, not a traceback."""
 
@@ -65,9 +71,12 @@ def handle_errors(func: F) -> F:
         except HarnessError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(int(exc.exit_code))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"interrupted (SIGINT){_record_note(exc)}", err=True)
             sys.exit(int(ExitCode.INTERRUPTED))
+        except Terminated as exc:
+            click.echo(f"interrupted ({exc.signal_name}){_record_note(exc)}", err=True)
+            raise
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except Exception:

@@ -259,11 +259,15 @@ def run_submission(
         # Stopped from outside: the sandbox has cleaned up on the way here;
         # record that the run did not finish, then stop as asked.
         interrupted = exc
+        if isinstance(exc, KeyboardInterrupt):
+            cause = "SIGINT, Ctrl-C"
+        else:
+            cause = getattr(exc, "signal_name", type(exc).__name__)
         record["failure"] = {
             "stage": "interrupted",
             "kind": "interrupted",
             "message": "the run was interrupted before it finished "
-            f"({type(exc).__name__}); it was not scored",
+            f"({cause}); it was not scored",
         }
     except _Failure as failure:
         record["failure"] = {
@@ -289,6 +293,8 @@ def run_submission(
     log.info("run %s: %s", record["run_id"], record["status"])
     plugins.notify_run_finished(record)
     if interrupted is not None:
+        # The caller can still say where the record of the stopped run is.
+        interrupted.record_path = folder / "record.json"  # type: ignore[attr-defined]
         raise interrupted
     return record
 

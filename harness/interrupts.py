@@ -7,12 +7,20 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["exit_on_terminate"]
+__all__ = ["Terminated", "exit_on_terminate"]
+
+
+class Terminated(SystemExit):
+    """A termination signal, raised to unwind; exits with 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signal_name = signal.Signals(signum).name
 
 
 @contextlib.contextmanager
 def exit_on_terminate() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`SystemExit` for the duration.
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` for the duration.
 
     Python ends at once on these signals by default, skipping ``finally``
     blocks, which would leave a step's container running. As an exception
@@ -24,7 +32,7 @@ def exit_on_terminate() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+        raise Terminated(signum)
 
     wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {}

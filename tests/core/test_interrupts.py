@@ -79,13 +79,17 @@ def test_signal_during_run(tmp_path, signum, code):
         time.sleep(0.2)
     time.sleep(1.0)
     proc.send_signal(signum)
-    proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
 
     assert proc.returncode == code
     (folder,) = list(results.iterdir())
     record = json.loads((folder / "record.json").read_text())
     assert record["status"] == "failed"
     assert record["failure"]["kind"] == "interrupted"
+    name = signal.Signals(signum).name
+    assert f"({name}" in record["failure"]["message"]
+    assert f"interrupted ({name}); record: " in stderr.decode()
+    assert str(folder / "record.json") in stderr.decode()
     assert list(scratch.iterdir()) == []
     time.sleep(0.5)
     assert _pids_with(str(submission)) == []
