@@ -445,9 +445,7 @@ def _average_precision(r: _RankedScores, w: _Weights) -> float:
     if w.pos_sum == 0:
         return undefined("average precision is undefined without positive items; NaN")
     true_pos, false_pos = w.at_or_above()
-    flagged = np.add(
-        true_pos, false_pos, out=w.scratch("flagged", true_pos.size, true_pos.dtype)
-    )
+    flagged = np.add(true_pos, false_pos, out=false_pos)
     # Only a value carrying no weight can have nothing flagged at it; it adds
     # nothing, and dividing there would give 0/0.
     if flagged.dtype.kind in "iu":
