@@ -359,6 +359,14 @@ def _read_leaderboards(raw: Any, problems: _Problems) -> list[Leaderboard]:
                     f"column {c.key!r} computes over "
                     f"index(es) {missing} that no column has",
                 )
+        if "primary_index" in entry:
+            primary = _int(entry["primary_index"], f"{where}.primary_index", problems)
+            if primary is not None and columns and primary not in indexes:
+                problems.add(
+                    f"{where}.primary_index",
+                    f"found {primary}, but no column has that index (column "
+                    f"indexes: {sorted(indexes)})",
+                )
         keys = [c.key for c in columns]
         twice = sorted({k for k in keys if keys.count(k) > 1})
         if twice:

@@ -414,7 +414,8 @@ def test_malformed_competition_yaml_lists_every_problem(tmp_path: Path) -> None:
         phases:
           - {index: 0, name: Dev, tasks: [0, 1], execution_time_limit: -5}
         leaderboards:
-          - columns:
+          - primary_index: 7
+            columns:
               - {key: a, index: 0, sorting: up}
               - {key: a, index: 1, computation: median, computation_indexes: [0]}
         """)
@@ -424,7 +425,8 @@ def test_malformed_competition_yaml_lists_every_problem(tmp_path: Path) -> None:
     with pytest.raises(BundleError) as info:
         run_bundle(bundle, tmp_path, options=EmulatorOptions(results_dir=None))
     message = str(info.value)
-    assert "6 problem(s)" in message
+    assert "7 problem(s)" in message
+    assert "primary_index: found 7, but no column has that index" in message
     assert (
         "'scoring_programme' does not exist in the bundle; did you mean "
         "'scoring_program'?" in message
