@@ -141,19 +141,14 @@ def prepare_split(
         )
     except HarnessError:
         raise
-    except OSError as exc:
-        name = getattr(exc, "filename", None)
-        if data_dir is not None and name and _inside(Path(name), Path(data_dir)):
-            # A file the host's data folder lacks is bad input, not a bug.
-            raise InvalidInputError(
-                f"dataset {dataset.name!r} could not read split {split!r} from "
-                f"the data folder {data_dir}: {exc.strerror}: {name}"
-            ) from exc
-        raise PluginError(
-            f"dataset {dataset.name!r} failed to prepare split {split!r}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
     except Exception as exc:
+        # A file the host's data folder lacks is bad input, not a bug.
+        if _missing_data(exc, data_dir):
+            assert isinstance(exc, OSError)
+            raise InvalidInputError(
+                f"dataset {dataset.name!r} could not read split {split!r} "
+                f"from the data folder {data_dir}: {exc.strerror}: {exc.filename}"
+            ) from exc
         raise PluginError(
             f"dataset {dataset.name!r} failed to prepare split {split!r}: "
             f"{type(exc).__name__}: {exc}"
@@ -172,8 +167,11 @@ def prepare_split(
     return prepared
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
+def _missing_data(exc: Exception, data_dir: Path | None) -> bool:
+    """Whether ``exc`` is about a file inside the data folder."""
+    if not isinstance(exc, OSError) or data_dir is None or not exc.filename:
+        return False
+    return Path(exc.filename).resolve().is_relative_to(Path(data_dir).resolve())
 
 
 def _pick_sandbox(plugins: Plugins, name: str | None) -> SandboxPlugin:

@@ -167,3 +167,14 @@ def test_a_kill_for_output_is_not_hidden_by_the_runners_own_report(
     assert (failure["stage"], failure["kind"]) == ("sandbox", "killed"), failure
     assert "output limit of 1048576 bytes" in failure["message"]
     assert "nothing to see" not in failure["message"]
+
+
+def test_only_files_inside_the_data_folder_count_as_missing_data(tmp_path):
+    from harness.evaluate import _missing_data
+
+    inside = FileNotFoundError(2, "No such file or directory", str(tmp_path / "a.csv"))
+    assert _missing_data(inside, tmp_path)
+    assert not _missing_data(inside, None)
+    elsewhere = FileNotFoundError(2, "No such file or directory", "/nonexistent/a.csv")
+    assert not _missing_data(elsewhere, tmp_path)
+    assert not _missing_data(ValueError("bad"), tmp_path)
