@@ -176,16 +176,27 @@ def _nearest_path(root: Path, rel: str) -> str | None:
     return None
 
 
+def _mappings(
+    raw: Any, name: str, problems: _Problems
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """The entries of the non-empty list ``name`` that are mappings, each with
+    its position and location; the others are reported."""
+    if not isinstance(raw, list) or not raw:
+        problems.add(name, f"found {raw!r}, expected a list of {name}")
+        return []
+    entries = []
+    for position, entry in enumerate(raw):
+        where = f"{name}[{position}]"
+        if isinstance(entry, dict):
+            entries.append((position, where, entry))
+        else:
+            problems.add(where, f"found {entry!r}, expected a mapping")
+    return entries
+
+
 def _read_tasks(raw: Any, root: Path, problems: _Problems) -> dict[int, Task]:
     tasks: dict[int, Task] = {}
-    if not isinstance(raw, list) or not raw:
-        problems.add("tasks", f"found {raw!r}, expected a list of tasks")
-        return tasks
-    for position, entry in enumerate(raw):
-        where = f"tasks[{position}]"
-        if not isinstance(entry, dict):
-            problems.add(where, f"found {entry!r}, expected a mapping")
-            continue
+    for _, where, entry in _mappings(raw, "tasks", problems):
         index = _int(entry.get("index"), f"{where}.index", problems)
         if "key" in entry and "scoring_program" not in entry:
             problems.add(
@@ -249,14 +260,7 @@ def _read_phases(
     raw: Any, tasks: Mapping[int, Task], problems: _Problems
 ) -> list[BundlePhase]:
     phases: list[BundlePhase] = []
-    if not isinstance(raw, list) or not raw:
-        problems.add("phases", f"found {raw!r}, expected a list of phases")
-        return phases
-    for position, entry in enumerate(raw):
-        where = f"phases[{position}]"
-        if not isinstance(entry, dict):
-            problems.add(where, f"found {entry!r}, expected a mapping")
-            continue
+    for position, where, entry in _mappings(raw, "phases", problems):
         listed = entry.get("tasks")
         if not isinstance(listed, list) or not listed:
             problems.add(
@@ -331,14 +335,7 @@ def _read_column(entry: Any, where: str, problems: _Problems) -> Column | None:
 
 def _read_leaderboards(raw: Any, problems: _Problems) -> list[Leaderboard]:
     boards: list[Leaderboard] = []
-    if not isinstance(raw, list) or not raw:
-        problems.add("leaderboards", f"found {raw!r}, expected a list of leaderboards")
-        return boards
-    for position, entry in enumerate(raw):
-        where = f"leaderboards[{position}]"
-        if not isinstance(entry, dict):
-            problems.add(where, f"found {entry!r}, expected a mapping")
-            continue
+    for position, where, entry in _mappings(raw, "leaderboards", problems):
         columns = []
         raw_columns = entry.get("columns")
         if not isinstance(raw_columns, list) or not raw_columns:
